@@ -1,0 +1,108 @@
+"""The app factory: one Flask app wired from one :class:`~idp.settings.Settings`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask, Response
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from idp.auth.ecps import Approvals
+from idp.clock import Clock
+from idp.context import EXTENSION, Services
+from idp.directory.index import Directory
+from idp.mockdata import MockData
+from idp.oidc.keys import KeySet
+from idp.oidc.logins import Logins
+from idp.oidc.server import PscAuthorizationServer
+from idp.oidc.sessions import Sessions
+from idp.oidc.tokens import TokenIssuer
+from idp.settings import Settings
+from idp.store import Store
+
+BUNDLED_FIXTURES = Path(__file__).parent / "fixtures"
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Flask:
+    settings = settings or Settings()
+    # Authlib refuses plain-HTTP URLs unless told; the mock serves HTTP on purpose.
+    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    logging.getLogger("idp").setLevel(settings.log_level)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.extensions[EXTENSION] = build_services(settings, clock or Clock())
+    _register_blueprints(app)
+    app.after_request(_security_headers)
+    if settings.trusted_proxies:
+        app.wsgi_app = _TrustedProxyFix(app.wsgi_app, settings.trusted_proxies)
+    return app
+
+
+def build_services(settings: Settings, clock: Clock) -> Services:
+    fixtures = Path(settings.fixtures) if settings.fixtures else BUNDLED_FIXTURES
+    data_dir = Path(settings.data_dir) if settings.data_dir else None
+    if data_dir:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(clock, data_dir / "state.sqlite3" if data_dir else None)
+    directory = Directory.from_fixtures(fixtures / "annuaire")
+    mockdata = MockData.load(fixtures, now=clock.now())
+    keys = KeySet.from_directory(fixtures / "keys")
+    sessions = Sessions(store, settings)
+    tokens = TokenIssuer(keys, sessions, settings)
+    server = PscAuthorizationServer(
+        settings=settings,
+        store=store,
+        directory=directory,
+        mockdata=mockdata,
+        sessions=sessions,
+        tokens=tokens,
+    )
+    return Services(
+        settings=settings,
+        fixtures=fixtures,
+        clock=clock,
+        store=store,
+        directory=directory,
+        mockdata=mockdata,
+        keys=keys,
+        sessions=sessions,
+        approvals=Approvals(store, settings.approval_lifetime),
+        logins=Logins(store, settings.login_lifetime),
+        server=server,
+    )
+
+
+def _register_blueprints(app: Flask) -> None:
+    from idp.control import health
+    from idp.oidc import endpoints
+    from idp.web import login, phone
+
+    for module in (endpoints, login, phone, health):
+        app.register_blueprint(module.bp)
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+class _TrustedProxyFix:
+    """Honour ``X-Forwarded-*`` only when the peer is a configured proxy."""
+
+    def __init__(self, app, trusted: list[str]) -> None:
+        self._plain = app
+        self._fixed = ProxyFix(app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+        self._trusted = frozenset(trusted)
+
+    def __call__(self, environ, start_response):
+        app = self._fixed if environ.get("REMOTE_ADDR") in self._trusted else self._plain
+        return app(environ, start_response)

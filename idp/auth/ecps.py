@@ -1,0 +1,125 @@
+"""The e-CPS push approval, as the phone app does it since June 2022.
+
+The login page shows a two-digit code; the phone asks the e-CPS password, then offers
+three codes of which one is right; choosing it approves, choosing another or refusing
+denies. The identity's policy can answer in the phone's place: ``auto`` approves at once,
+``deny`` refuses, ``timeout`` never answers (the request expires), ``manual`` waits for
+someone on the phone simulator. The same approvals will serve CIBA.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import asdict, dataclass, field
+
+from idp.mockdata import Identity
+from idp.store import Store
+
+APPROVAL = "approval"
+PENDING, APPROVED, DENIED, EXPIRED = "pending", "approved", "denied", "expired"
+# Records outlive their deadline a little, so a late poll learns "expired", not "unknown".
+_GRACE = 600
+
+
+class WrongPassword(Exception):
+    """The e-CPS password typed on the phone is not this person's."""
+
+
+@dataclass(slots=True)
+class Approval:
+    id: str
+    id_nat: str
+    code: str  # shown on the login page (or CIBA's binding_message)
+    choices: list[str]  # what the phone offers: the right code and two others
+    client_name: str
+    expires_at: float
+    status: str = PENDING
+    reason: str = ""  # why it was denied: refused, wrong_code, policy
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+
+    def status_at(self, now: float) -> str:
+        if self.status == PENDING and now >= self.expires_at:
+            return EXPIRED
+        return self.status
+
+
+def _two_digits() -> str:
+    return f"{secrets.randbelow(100):02d}"
+
+
+def _choices(code: str) -> list[str]:
+    others: set[str] = set()
+    while len(others) < 2:
+        candidate = _two_digits()
+        if candidate != code:
+            others.add(candidate)
+    choices = [code, *others]
+    secrets.SystemRandom().shuffle(choices)
+    return choices
+
+
+class Approvals:
+    def __init__(self, store: Store, lifetime: int) -> None:
+        self._store = store
+        self._lifetime = lifetime
+
+    def request(self, identity: Identity, client_name: str, code: str | None = None) -> Approval:
+        """Push a request to the person's phone; the identity's policy may answer it."""
+        code = code or _two_digits()
+        approval = Approval(
+            id=secrets.token_urlsafe(24),
+            id_nat=identity.id_nat,
+            code=code,
+            choices=_choices(code),
+            client_name=client_name,
+            expires_at=self._store.clock.now() + self._lifetime,
+        )
+        if identity.policy == "auto":
+            approval.status = APPROVED
+        elif identity.policy == "deny":
+            approval.status, approval.reason = DENIED, "policy"
+        self._save(approval)
+        return approval
+
+    def get(self, approval_id: str) -> Approval | None:
+        record = self._store.get(APPROVAL, approval_id)
+        return Approval(**record.value) if record else None
+
+    def pending_for(self, identity: Identity) -> list[Approval]:
+        """What the phone shows. A ``timeout`` identity's phone never shows anything."""
+        if identity.policy == "timeout":
+            return []
+        now = self._store.clock.now()
+        approvals = (Approval(**r.value) for r in self._store.owned_by(APPROVAL, identity.id_nat))
+        return [a for a in approvals if a.status_at(now) == PENDING]
+
+    def answer(
+        self, approval_id: str, identity: Identity, *, password: str, chosen: str | None
+    ) -> Approval | None:
+        """Approve with the right code, deny with another one or with ``chosen=None``.
+
+        A wrong password changes nothing (the phone asks again).
+        """
+        if not hmac.compare_digest(password.encode(), identity.ecps_password.encode()):
+            raise WrongPassword
+        now = self._store.clock.now()
+
+        def decide(value: dict) -> None:
+            approval = Approval(**value)
+            if approval.id_nat != identity.id_nat or approval.status_at(now) != PENDING:
+                return
+            if chosen is None:
+                value.update(status=DENIED, reason="refused")
+            elif hmac.compare_digest(chosen, approval.code):
+                value.update(status=APPROVED)
+            else:
+                value.update(status=DENIED, reason="wrong_code")
+
+        record = self._store.update(APPROVAL, approval_id, decide)
+        return Approval(**record.value) if record else None
+
+    def _save(self, approval: Approval) -> None:
+        self._store.put(
+            APPROVAL, approval.id, asdict(approval), ttl=self._lifetime + _GRACE, owner=approval.id_nat
+        )

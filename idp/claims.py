@@ -1,0 +1,211 @@
+"""PSC's JSON shapes: the only module that knows how PSC spells its claims.
+
+Practitioner (who) + Authentication (how, when, which session) → id_token, access token,
+userinfo. Key names, their order and their types follow real PSC payloads
+(``reference/psc-protocol.md`` §4): activity fields are strings with ``""`` for empty,
+``SubjectRole`` is an array, ``otherIds[].qualite`` an integer, ``email_verified`` a boolean.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from idp.directory.model import Activite, Exercice, Practitioner
+
+LEGACY_SUB_PREFIX = "f:550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd:"
+_SUB_NAMESPACE = uuid.UUID("550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd")
+PROFESSION_OID = "1.2.250.1.213.1.1.5.5"
+SECTEUR_OID = "1.2.250.1.71.4.2.4"
+PALIER_AUTHENTIFICATION = "APPPRIP3^1.2.250.1.213.1.5.1.1.1"
+PSI_LOCALE = "1.2.250.1.213.1.3.1.1"
+ACR = "eidas1"
+
+# activities[] keys, in PSC's order, with the model field each one reads.
+_ACTIVITY_KEYS = (
+    ("codeModeExercice", "code_mode_exercice"),
+    ("codeSecteurDactivite", "code_secteur_activite"),
+    ("codeSectionPharmacien", "code_section_pharmacien"),
+    ("codeRole", "code_role"),
+    ("codeGenreActivite", "code_genre_activite"),
+    ("numeroSiretSite", "numero_siret_site"),
+    ("numeroSirenSite", "numero_siren_site"),
+    ("numeroFinessSite", "numero_finess_site"),
+    ("numeroFinessetablissementJuridique", "numero_finess_etablissement_juridique"),
+    ("identifiantTechniqueDeLaStructure", "identifiant_technique_structure"),
+    ("raisonSocialeSite", "raison_sociale_site"),
+    ("enseigneCommercialeSite", "enseigne_commerciale_site"),
+    ("complementDestinataire", "complement_destinataire"),
+    ("complementPointGeographique", "complement_point_geographique"),
+    ("numeroVoie", "numero_voie"),
+    ("indiceRepetitionVoie", "indice_repetition_voie"),
+    ("codeTypeDeVoie", "code_type_de_voie"),
+    ("libelleVoie", "libelle_voie"),
+    ("mentionDistribution", "mention_distribution"),
+    ("bureauCedex", "bureau_cedex"),
+    ("codePostal", "code_postal"),
+    ("codeCommune", "code_commune"),
+    ("codePays", "code_pays"),
+    ("telephone", "telephone"),
+    ("telephone2", "telephone2"),
+    ("telecopie", "telecopie"),
+    ("adresseEMail", "adresse_email"),
+    ("codeDepartement", "code_departement"),
+    ("ancienIdentifiantDeLaStructure", "ancien_identifiant_structure"),
+    ("autoriteDenregistrement", "autorite_enregistrement"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Authentication:
+    """How and when a person proved who they are, and the SSO session it opened."""
+
+    practitioner: Practitioner
+    auth_mode: str  # "MOBILE" (e-CPS) or "CARD"
+    auth_time: int
+    session_id: str
+
+    def get_user_id(self) -> str:  # Authlib's user protocol
+        return self.practitioner.id_nat
+
+
+@dataclass(frozen=True, slots=True)
+class TokenContext:
+    """What one token response shares: issuer, client, scope, nonce, clock reading."""
+
+    issuer: str
+    client_id: str
+    scope: str
+    nonce: str
+    issued_at: int
+    sub_format: str = "legacy"
+
+
+def subject(id_nat: str, sub_format: str) -> str:
+    """PSC's ``sub``: legacy ``f:<realm-uuid>:<idNat>``, or a stable UUID (2026 form)."""
+    if sub_format == "uuid":
+        return str(uuid.uuid5(_SUB_NAMESPACE, id_nat))
+    return LEGACY_SUB_PREFIX + id_nat
+
+
+def other_ids(practitioner: Practitioner) -> list[dict[str, Any]]:
+    return [
+        {"identifiant": other.identifiant, "origine": other.origine, "qualite": other.qualite}
+        for other in practitioner.autres_identifiants
+    ]
+
+
+def access_token(auth: Authentication, ctx: TokenContext, *, lifetime: int, jti: str) -> dict:
+    """Access token claims, as PSC's (2023 samples): no ``aud``, ``typ`` Bearer."""
+    id_nat = auth.practitioner.id_nat
+    return {
+        "exp": ctx.issued_at + lifetime,
+        "iat": ctx.issued_at,
+        "auth_time": auth.auth_time,
+        "jti": jti,
+        "iss": ctx.issuer,
+        "sub": subject(id_nat, ctx.sub_format),
+        "typ": "Bearer",
+        "azp": ctx.client_id,
+        "nonce": ctx.nonce,
+        "session_state": auth.session_id,
+        "acr": ACR,
+        "scope": ctx.scope,
+        "sid": auth.session_id,
+        "authMode": auth.auth_mode,
+        "otherIds": other_ids(auth.practitioner),
+        "SubjectNameID": id_nat,
+        "preferred_username": id_nat,
+    }
+
+
+def id_token(
+    auth: Authentication, ctx: TokenContext, *, lifetime: int, jti: str, at_hash: str
+) -> dict:
+    """id_token claims, as PSC's (2022 sample)."""
+    practitioner = auth.practitioner
+    claims = {
+        "exp": ctx.issued_at + lifetime,
+        "iat": ctx.issued_at,
+        "auth_time": auth.auth_time,
+        "jti": jti,
+        "iss": ctx.issuer,
+        "aud": ctx.client_id,
+        "sub": subject(practitioner.id_nat, ctx.sub_format),
+        "typ": "ID",
+        "azp": ctx.client_id,
+        "nonce": ctx.nonce,
+        "session_state": auth.session_id,
+        "at_hash": at_hash,
+        "sid": auth.session_id,
+        "authMode": auth.auth_mode,
+        "acr": ACR,
+        "SubjectNameID": practitioner.id_nat,
+        "preferred_username": practitioner.id_nat,
+        "given_name": practitioner.given_name,
+        "family_name": practitioner.family_name,
+    }
+    if not ctx.nonce:
+        del claims["nonce"]
+    return claims
+
+
+def userinfo(auth: Authentication, *, sub_format: str) -> dict[str, Any]:
+    """Userinfo, with every key of reference §4.5 in the order PSC returns them."""
+    practitioner = auth.practitioner
+    first = practitioner.activites[0] if practitioner.activites else Activite()
+    return {
+        "Secteur_Activite": (
+            f"{first.code_secteur_activite}^{SECTEUR_OID}" if first.code_secteur_activite else ""
+        ),
+        "sub": subject(practitioner.id_nat, sub_format),
+        "SubjectOrganization": first.raison_sociale_site,
+        "Mode_Acces_Raison": "",
+        "preferred_username": practitioner.id_nat,
+        "given_name": practitioner.given_name,
+        "Acces_Regulation_Medicale": "FAUX",
+        "UITVersion": "1.0",
+        "authMode": auth.auth_mode,
+        "Palier_Authentification": PALIER_AUTHENTIFICATION,
+        "SubjectRefPro": {
+            "codeCivilite": practitioner.code_civilite,
+            "exercices": [_exercice(exercice) for exercice in practitioner.exercices],
+        },
+        "SubjectOrganizationID": first.identifiant_technique_structure,
+        "SubjectRole": subject_roles(practitioner),
+        "PSI_Locale": PSI_LOCALE,
+        "otherIds": other_ids(practitioner),
+        "SubjectNameID": practitioner.id_nat,
+        "family_name": practitioner.family_name,
+        "email_verified": False,
+    }
+
+
+def subject_roles(practitioner: Practitioner) -> list[str]:
+    """``<code>^OID`` per exercice: the profession code, or for a professionnel à rôle
+    (no profession, RPPS+) the R85 role code of their activities. [UNCERTAIN: no real
+    sample of a role-only person's SubjectRole was found.]"""
+    roles: list[str] = []
+    for exercice in practitioner.exercices:
+        codes = [exercice.code_profession] if exercice.code_profession else [
+            activite.code_role for activite in exercice.activites if activite.code_role
+        ]
+        roles.extend(f"{code}^{PROFESSION_OID}" for code in codes)
+    return list(dict.fromkeys(roles))
+
+
+def _exercice(exercice: Exercice) -> dict[str, Any]:
+    return {
+        "codeProfession": exercice.code_profession,
+        "codeCategorieProfessionnelle": exercice.code_categorie_professionnelle,
+        "codeCiviliteDexercice": exercice.code_civilite_exercice,
+        "nomDexercice": exercice.nom_exercice,
+        "prenomDexercice": exercice.prenom_exercice,
+        "codeTypeSavoirFaire": exercice.code_type_savoir_faire,
+        "codeSavoirFaire": exercice.code_savoir_faire,
+        "activities": [
+            {key: getattr(activite, name) for key, name in _ACTIVITY_KEYS}
+            for activite in exercice.activites
+        ],
+    }

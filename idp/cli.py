@@ -1,0 +1,144 @@
+"""``psc-mock``: serve the mock, inspect its directory, print its settings.
+
+Serve flags are generated from :class:`~idp.settings.Settings`, so every setting has one
+name in the TOML file, the environment and the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import get_type_hints
+from urllib.parse import urlencode
+
+from idp.settings import Settings, SettingsError
+
+DEMO_CLIENT = ("psc-mock-demo", "http://localhost:8000/callback")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args) or 0
+    except (SettingsError, CliError) as exc:
+        print(f"psc-mock: {exc}", file=sys.stderr)
+        return 2
+
+
+class CliError(Exception):
+    """A problem with the user's input, said in one line (no stack trace)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="psc-mock", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(title="commands")
+
+    serve = commands.add_parser("serve", help="run the mock on the bundled or given fixtures")
+    serve.add_argument("--config", help="TOML settings file (also PSC_MOCK_CONFIG)")
+    _add_setting_flags(serve)
+    serve.set_defaults(run=_serve)
+
+    settings = commands.add_parser("settings", help="print the settings table")
+    settings.add_argument("--markdown", action="store_true", help="as the README's table")
+    settings.set_defaults(run=_settings)
+
+    health = commands.add_parser("health", help="exit 0 if the local mock is ready (HEALTHCHECK)")
+    health.set_defaults(run=_health)
+
+    from idp.directory_cli import add_directory_commands
+
+    add_directory_commands(commands)
+    return parser
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    hints = get_type_hints(Settings)
+    for f in fields(Settings):
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata["doc"].replace("%", "%%")
+        if hints[f.name] is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=help_text)
+        else:
+            parser.add_argument(flag, default=None, help=help_text,
+                                choices=f.metadata["choices"] or None)
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    overrides = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
+    return Settings.load(config_file=getattr(args, "config", None), overrides=overrides)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from idp.server import MockServer
+
+    settings = load_settings(args)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        server = MockServer(settings)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
+    server.stop_on_signals()
+    print(_banner(server.settings), flush=True)
+    server.serve_forever()
+    return 0
+
+
+def _banner(settings: Settings) -> str:
+    client_id, redirect_uri = DEMO_CLIENT
+    query = urlencode({
+        "response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+        "scope": "openid scope_all", "acr_values": "eidas1", "state": "demo", "nonce": "demo",
+    })  # fmt: skip
+    public = settings.effective_public_url
+    lines = [
+        f"psc-mock is ready on {settings.host}:{settings.port}",
+        f"  issuer     {settings.issuer}",
+        f"  discovery  {settings.issuer}/.well-known/wallet-openid-configuration",
+        f"  login      {public}/auth?{query}",
+        f"  phone      {public}/phone/",
+        f"  health     {public}/_mock/health/ready",
+    ]
+    if settings.backchannel_url:
+        lines.insert(2, f"  backchannel {settings.effective_backchannel_url}")
+    return "\n".join(lines)
+
+
+def _settings(args: argparse.Namespace) -> int:
+    if args.markdown:
+        print(Settings.markdown_table())
+    else:
+        print(json.dumps({f.name: getattr(Settings(), f.name) for f in fields(Settings)}, indent=2))
+    return 0
+
+
+def _health(_args: argparse.Namespace) -> int:
+    """The container's HEALTHCHECK: no curl in slim images, so Python asks."""
+    import urllib.request
+
+    settings = Settings.load()
+    url = f"http://127.0.0.1:{settings.port}/_mock/health/ready"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback only
+            return 0 if response.status == 200 else 1
+    except OSError as exc:
+        print(f"psc-mock: not ready at {url}: {exc}", file=sys.stderr)
+        return 1
+
+
+def fixtures_dir(value: str | None) -> Path:
+    from idp.app import BUNDLED_FIXTURES
+
+    return Path(value) if value else BUNDLED_FIXTURES
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""The services one app instance owns, reachable from any view through :func:`services`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+
+from idp.auth.ecps import Approvals
+from idp.clock import Clock
+from idp.directory.index import Directory
+from idp.mockdata import MockData
+from idp.oidc.keys import KeySet
+from idp.oidc.logins import Logins
+from idp.oidc.server import PscAuthorizationServer
+from idp.oidc.sessions import Sessions
+from idp.settings import Settings
+from idp.store import Store
+
+EXTENSION = "psc_mock"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    fixtures: Path
+    clock: Clock
+    store: Store
+    directory: Directory
+    mockdata: MockData
+    keys: KeySet
+    sessions: Sessions
+    approvals: Approvals
+    logins: Logins
+    server: PscAuthorizationServer
+
+
+def services() -> Services:
+    return current_app.extensions[EXTENSION]

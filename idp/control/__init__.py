@@ -1,0 +1,1 @@
+"""The ``/_mock`` surface for tests and trainers (health for now)."""

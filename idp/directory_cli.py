@@ -1,0 +1,158 @@
+"""``psc-mock directory list|show|check``: the directory as the mock will serve it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from rich.console import Console
+from rich.table import Table
+
+from idp.directory import nomenclatures
+from idp.directory.model import Practitioner
+from idp.mockdata import Identity
+
+
+def add_directory_commands(commands) -> None:
+    directory = commands.add_parser("directory", help="inspect or check Annuaire Santé files")
+    actions = directory.add_subparsers(title="actions")
+
+    listing = actions.add_parser("list", help="every identity with its means and policy")
+    listing.add_argument("--fixtures", help="fixtures directory (default: the bundled one)")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--markdown", action="store_true", help="as the README's table")
+    listing.set_defaults(run=_list)
+
+    show = actions.add_parser("show", help="one professional, as the directory holds them")
+    show.add_argument("id_nat", help="the national identifier (idNat), slashes allowed")
+    show.add_argument("--fixtures", help="fixtures directory (default: the bundled one)")
+    show.set_defaults(run=_show)
+
+    check = actions.add_parser("check", help="validate extraction files, strictly")
+    check.add_argument("files", nargs="+", help="Extraction_ProSanteConnect / PS_LibreAcces files")
+    check.add_argument("--lenient", action="store_true", help="report bad lines, keep the rest")
+    check.set_defaults(run=_check)
+
+
+def _load(fixtures: str | None):
+    from idp.cli import CliError, fixtures_dir
+    from idp.directory.index import Directory
+    from idp.directory.loaders import DirectoryFileError
+    from idp.mockdata import MockData, MockDataError
+
+    path = fixtures_dir(fixtures)
+    try:
+        directory = Directory.from_fixtures(path / "annuaire")
+        mockdata = MockData.load(path, now=0)
+    except (DirectoryFileError, MockDataError) as exc:
+        raise CliError(str(exc)) from exc
+    return directory, mockdata
+
+
+def describe(practitioner: Practitioner, identity: Identity) -> dict:
+    """One line of the identity table: who, what they do, how they log in."""
+    professions = [
+        nomenclatures.label(nomenclatures.PROFESSIONS, e.code_profession) or e.code_profession
+        for e in practitioner.exercices
+        if e.code_profession
+    ]
+    roles = [
+        nomenclatures.label(nomenclatures.ROLES, a.code_role) or a.code_role
+        for a in practitioner.activites
+        if a.code_role and not a.code_role.startswith("FON")
+    ]
+    means = (["e-CPS"] if identity.ecps_activated else []) + [
+        f"carte {card.type}" for card in identity.cards if card.status == "active"
+    ]
+    return {
+        "id_nat": practitioner.id_nat,
+        "given_name": practitioner.given_name,
+        "family_name": practitioner.family_name,
+        "professions": list(dict.fromkeys(professions + roles)),
+        "means": means,
+        "policy": identity.policy,
+        "purpose": identity.purpose,
+    }
+
+
+def _list(args: argparse.Namespace) -> int:
+    directory, mockdata = _load(args.fixtures)
+    rows = [describe(p, mockdata.identity(p.id_nat)) for p in directory.all()]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if args.markdown:
+        print(markdown_table(rows))
+        return 0
+    table = Table("idNat", "Nom", "Profession / rôle", "Moyens", "Politique", "Pour")
+    for row in rows:
+        table.add_row(
+            row["id_nat"],
+            f"{row['given_name']} {row['family_name']}",
+            ", ".join(row["professions"]),
+            ", ".join(row["means"]) or "—",
+            row["policy"],
+            row["purpose"],
+        )
+    Console().print(table)
+    return 0
+
+
+def markdown_table(rows: list[dict]) -> str:
+    lines = [
+        "| idNat | Nom | Profession / rôle | Moyens | Politique | Pour |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        cells = [
+            f"`{row['id_nat']}`",
+            f"{row['given_name']} {row['family_name']}",
+            ", ".join(row["professions"]),
+            ", ".join(row["means"]) or "—",
+            f"`{row['policy']}`",
+            row["purpose"],
+        ]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def _show(args: argparse.Namespace) -> int:
+    from idp.cli import CliError
+
+    directory, mockdata = _load(args.fixtures)
+    practitioner = directory.get(args.id_nat)
+    if practitioner is None:
+        raise CliError(f"no professional with idNat {args.id_nat!r} in the directory")
+    identity = mockdata.identity(args.id_nat)
+    print(json.dumps(
+        {"practitioner": asdict(practitioner), "mock": asdict(identity)},
+        ensure_ascii=False, indent=2,
+    ))  # fmt: skip
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from idp.directory.loaders import DirectoryFileError, load_file
+
+    failed = False
+    for name in args.files:
+        try:
+            result = load_file(Path(name), strict=not args.lenient)
+        except DirectoryFileError as exc:
+            print(exc)
+            failed = True
+            continue
+        except OSError as exc:
+            print(f"{name}: cannot read: {exc.strerror}")
+            failed = True
+            continue
+        for issue in result.issues:
+            print(issue)
+        print(
+            f"{name}: {len(result.practitioners)} professionals, layout {result.layout}, "
+            f"encoding {result.encoding}"
+        )
+    return 1 if failed else 0

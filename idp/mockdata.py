@@ -1,0 +1,295 @@
+"""The one model of mock-only data: clients, e-CPS state, cards, approval policies.
+
+None of this exists in the Annuaire Santé; it is what the mock needs to play PSC's part.
+``fixtures/credentials.yaml`` and ``fixtures/clients.yaml`` are its initial state. Errors
+name the file, the line and the field, and refuse the whole file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+POLICIES = ("manual", "auto", "deny", "timeout")
+CARD_TYPES = ("CPS", "CPF", "CPE", "CPA")
+CARD_STATUSES = ("active", "opposed", "locked")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+DEFAULT_ECPS_PASSWORD = "1234"
+_RELATIVE = re.compile(r"^([+-])(\d+)([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class MockDataError(ValueError):
+    """A fixture YAML file is wrong; the message names file, line and field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    type: str
+    serial: str
+    pin: str = "1234"
+    puk: str = "12345678"
+    not_after: str = "2045-12-31"
+    status: str = "active"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderContact:
+    """The order's contact data, through which e-CPS can be activated by mail and SMS."""
+
+    registered: bool = True
+    email: str = ""
+    mobile: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What the mock knows of one idNat beyond the directory."""
+
+    id_nat: str
+    purpose: str = ""
+    policy: str = "manual"
+    registered_at: float = 0.0  # epoch seconds; PSC knows the person a delay later
+    ecps_activated: bool = True
+    ecps_password: str = DEFAULT_ECPS_PASSWORD
+    order: OrderContact = field(default_factory=OrderContact)
+    cards: tuple[Card, ...] = ()
+
+    @classmethod
+    def default(cls, id_nat: str) -> Identity:
+        """A person of the directory with no entry: activated e-CPS, manual approval."""
+        return cls(id_nat=id_nat)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    client_id: str
+    client_secret: str
+    redirect_uris: tuple[str, ...]
+    name: str = ""
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    auth_methods: tuple[str, ...] = AUTH_METHODS
+
+
+@dataclass(frozen=True)
+class MockData:
+    identities: dict[str, Identity]
+    clients: dict[str, Client]
+
+    def identity(self, id_nat: str) -> Identity:
+        return self.identities.get(id_nat) or Identity.default(id_nat)
+
+    @classmethod
+    def load(cls, fixtures: Path, *, now: float) -> MockData:
+        identities = load_identities(fixtures / "credentials.yaml", now=now)
+        clients = load_clients(fixtures / "clients.yaml")
+        return cls(identities, clients)
+
+
+class _Reader:
+    """Walks a YAML document keeping line numbers, so errors can point at them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            text = path.read_text(encoding="utf-8")
+            self.root = yaml.compose(text)
+        except FileNotFoundError as exc:
+            raise MockDataError(f"{path}: file not found") from exc
+        except UnicodeDecodeError as exc:
+            raise MockDataError(f"{path}: not UTF-8 ({exc.reason})") from exc
+        except yaml.YAMLError as exc:
+            raise MockDataError(f"{path}: not valid YAML: {exc}") from exc
+
+    def fail(self, node: yaml.Node | None, where: str, reason: str) -> MockDataError:
+        line = f":{node.start_mark.line + 1}" if node is not None else ""
+        return MockDataError(f"{self.path}{line}: {where}: {reason}")
+
+    def mapping(self, node: yaml.Node | None, where: str) -> dict[str, yaml.Node]:
+        if node is None:
+            return {}
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, where, "expected a mapping")
+        result = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                raise self.fail(key, where, "keys must be plain values")
+            result[key.value] = value
+        return result
+
+    def sequence(self, node: yaml.Node | None, where: str) -> list[yaml.Node]:
+        if node is None:
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, where, "expected a list")
+        return list(node.value)
+
+    def scalar(self, node: yaml.Node, where: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(node, where, "expected a single value")
+        return yaml.safe_load(yaml.serialize(node))
+
+    def text(self, node: yaml.Node, where: str, choices: tuple[str, ...] = ()) -> str:
+        value = self.scalar(node, where)
+        if not isinstance(value, str):
+            raise self.fail(node, where, f"expected text (quote it), got {value!r}")
+        if choices and value not in choices:
+            raise self.fail(node, where, f"must be one of {', '.join(choices)}, not {value!r}")
+        return value
+
+    def flag(self, node: yaml.Node, where: str) -> bool:
+        value = self.scalar(node, where)
+        if not isinstance(value, bool):
+            raise self.fail(node, where, f"expected true or false, got {value!r}")
+        return value
+
+    def texts(self, node: yaml.Node, where: str) -> tuple[str, ...]:
+        return tuple(self.text(item, where) for item in self.sequence(node, where))
+
+    def fields(
+        self, node: yaml.Node, where: str, allowed: set[str]
+    ) -> dict[str, yaml.Node]:
+        items = self.mapping(node, where)
+        for name in items:
+            if name not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise self.fail(items[name], f"{where}.{name}", f"unknown field (known: {known})")
+        return items
+
+
+def load_identities(path: Path, *, now: float) -> dict[str, Identity]:
+    reader = _Reader(path)
+    top = reader.fields(reader.root, "top level", {"identities"})
+    identities: dict[str, Identity] = {}
+    for id_nat, node in reader.mapping(top.get("identities"), "identities").items():
+        identities[id_nat] = _identity(reader, id_nat, node, now)
+    return identities
+
+
+def _identity(reader: _Reader, id_nat: str, node: yaml.Node, now: float) -> Identity:
+    where = f"identities.{id_nat}"
+    items = reader.fields(node, where, {"purpose", "policy", "registered", "ecps", "order", "cards"})
+    values: dict[str, Any] = {"id_nat": id_nat}
+    if "purpose" in items:
+        values["purpose"] = reader.text(items["purpose"], f"{where}.purpose")
+    if "policy" in items:
+        values["policy"] = reader.text(items["policy"], f"{where}.policy", POLICIES)
+    if "registered" in items:
+        values["registered_at"] = _instant(reader, items["registered"], f"{where}.registered", now)
+    ecps = reader.fields(items.get("ecps"), f"{where}.ecps", {"activated", "password"})
+    if "activated" in ecps:
+        values["ecps_activated"] = reader.flag(ecps["activated"], f"{where}.ecps.activated")
+    if "password" in ecps:
+        values["ecps_password"] = reader.text(ecps["password"], f"{where}.ecps.password")
+    if "order" in items:
+        values["order"] = _order(reader, items["order"], f"{where}.order")
+    cards = reader.sequence(items.get("cards"), f"{where}.cards")
+    values["cards"] = tuple(_card(reader, card, f"{where}.cards[{i}]") for i, card in enumerate(cards))
+    return Identity(**values)
+
+
+def _order(reader: _Reader, node: yaml.Node, where: str) -> OrderContact:
+    items = reader.fields(node, where, {"registered", "email", "mobile"})
+    return OrderContact(
+        registered=reader.flag(items["registered"], f"{where}.registered")
+        if "registered" in items
+        else True,
+        email=reader.text(items["email"], f"{where}.email") if "email" in items else "",
+        mobile=reader.text(items["mobile"], f"{where}.mobile") if "mobile" in items else "",
+    )
+
+
+def _card(reader: _Reader, node: yaml.Node, where: str) -> Card:
+    names = {"type", "serial", "pin", "puk", "not_after", "status"}
+    items = reader.fields(node, where, names)
+    for required in ("type", "serial"):
+        if required not in items:
+            raise reader.fail(node, where, f"missing field '{required}'")
+    values = {
+        name: reader.text(
+            items[name],
+            f"{where}.{name}",
+            CARD_TYPES if name == "type" else CARD_STATUSES if name == "status" else (),
+        )
+        for name in names & items.keys()
+    }
+    for name, pattern, rule in (
+        ("pin", r"\d{4}", "4 digits"),
+        ("puk", r"\d{8}", "8 digits"),
+        ("not_after", r"\d{4}-\d{2}-\d{2}", "a date YYYY-MM-DD"),
+    ):
+        if name in values and not re.fullmatch(pattern, values[name]):
+            raise reader.fail(items[name], f"{where}.{name}", f"must be {rule}")
+    return Card(**values)
+
+
+def _instant(reader: _Reader, node: yaml.Node, where: str, now: float) -> float:
+    value = reader.scalar(node, where)
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, str):
+        relative = _RELATIVE.match(value)
+        if relative:
+            sign, amount, unit = relative.groups()
+            offset = int(amount) * _UNIT_SECONDS[unit]
+            return now + offset if sign == "+" else now - offset
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    raise reader.fail(
+        node, where, f"expected an ISO date-time or a relative time like '-12h', got {value!r}"
+    )
+
+
+def load_clients(path: Path) -> dict[str, Client]:
+    reader = _Reader(path)
+    top = reader.fields(reader.root, "top level", {"clients"})
+    clients: dict[str, Client] = {}
+    names = {
+        "client_id",
+        "client_secret",
+        "name",
+        "redirect_uris",
+        "post_logout_redirect_uris",
+        "token_endpoint_auth_methods",
+    }
+    for index, node in enumerate(reader.sequence(top.get("clients"), "clients")):
+        where = f"clients[{index}]"
+        items = reader.fields(node, where, names)
+        for required in ("client_id", "client_secret", "redirect_uris"):
+            if required not in items:
+                raise reader.fail(node, where, f"missing field '{required}'")
+        client_id = reader.text(items["client_id"], f"{where}.client_id")
+        if client_id in clients:
+            raise reader.fail(items["client_id"], f"{where}.client_id", "declared twice")
+        methods = (
+            reader.texts(items["token_endpoint_auth_methods"], f"{where}.token_endpoint_auth_methods")
+            if "token_endpoint_auth_methods" in items
+            else AUTH_METHODS
+        )
+        for method in methods:
+            if method not in AUTH_METHODS:
+                raise reader.fail(
+                    items["token_endpoint_auth_methods"],
+                    f"{where}.token_endpoint_auth_methods",
+                    f"{method!r} is not one of {', '.join(AUTH_METHODS)}",
+                )
+        clients[client_id] = Client(
+            client_id=client_id,
+            client_secret=reader.text(items["client_secret"], f"{where}.client_secret"),
+            redirect_uris=reader.texts(items["redirect_uris"], f"{where}.redirect_uris"),
+            name=reader.text(items["name"], f"{where}.name") if "name" in items else "",
+            post_logout_redirect_uris=reader.texts(
+                items.get("post_logout_redirect_uris"), f"{where}.post_logout_redirect_uris"
+            ),
+            auth_methods=methods,
+        )
+    return clients

@@ -1,0 +1,188 @@
+"""PSC's grants on Authlib's machinery: authorization code (+PKCE, +OIDC) and refresh.
+
+Authlib validates the protocol; these classes add what is PSC's own: the strict rules of
+PSC's documentation, codes and refresh tokens in the store, Keycloak-shaped token
+responses, ``iss`` and ``session_state`` in authorization responses.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
+from authlib.oidc.core import OpenIDCode, OpenIDToken
+
+from idp.claims import ACR, Authentication
+from idp.oidc.tokens import in_keycloak_order
+
+if TYPE_CHECKING:
+    from idp.oidc.server import PscAuthorizationServer
+
+CODE = "code"
+AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCode:
+    """An authorization code's record; Authlib's authorization-code protocol."""
+
+    client_id: str
+    redirect_uri: str
+    scope: str
+    nonce: str
+    code_challenge: str
+    code_challenge_method: str
+    session_id: str
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str:
+        return self.nonce
+
+    def get_auth_time(self) -> None:
+        return None
+
+    def get_acr(self) -> str:
+        return ACR
+
+    def get_amr(self) -> None:
+        return None
+
+
+def strict_violation(params) -> tuple[type, str] | None:
+    """The first of PSC's documented request rules that ``params`` break, if any."""
+    scopes = (params.get("scope") or "").split()
+    if "openid" not in scopes or "scope_all" not in scopes:
+        return InvalidScopeError, (
+            "Pro Sante Connect requires scope 'openid scope_all' "
+            "(scope_all is the only supported value)"
+        )
+    if params.get("acr_values") != "eidas1":
+        return InvalidRequestError, "Pro Sante Connect requires acr_values=eidas1"
+    if not params.get("state"):
+        return InvalidRequestError, (
+            "Pro Sante Connect requires a 'state' parameter, returned on the callback"
+        )
+    if not params.get("nonce"):
+        return InvalidRequestError, (
+            "Pro Sante Connect requires a 'nonce' parameter, echoed in the id_token"
+        )
+    return None
+
+
+class _PscGrant:
+    """What PSC's token-endpoint grants share: secrets only, Keycloak-shaped tokens."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    server: PscAuthorizationServer
+
+    def grant_nonce(self) -> str:
+        raise NotImplementedError
+
+    def generate_token(self, user=None, scope=None, **_ignored):
+        client_id = self.request.client.get_client_id()
+        return self.server.tokens.token_response(user, client_id, scope, self.grant_nonce())
+
+
+class AuthorizationCodeGrant(_PscGrant, grants.AuthorizationCodeGrant):
+    def validate_authorization_request(self) -> str:
+        redirect_uri = super().validate_authorization_request()
+        if self.server.settings.strict:
+            violation = strict_violation(self.request.payload.data)
+            if violation:
+                error, description = violation
+                raise error(description, redirect_uri=redirect_uri)
+        return redirect_uri
+
+    def create_authorization_response(self, redirect_uri: str, grant_user: Authentication):
+        status, body, headers = super().create_authorization_response(redirect_uri, grant_user)
+        params = [("session_state", grant_user.session_id), ("iss", self.server.settings.issuer)]
+        location = add_params_to_uri(dict(headers)["Location"], params)
+        return status, body, [("Location", location)]
+
+    def save_authorization_code(self, code: str, request) -> None:
+        data = request.payload.data
+        issued = IssuedCode(
+            client_id=request.client.get_client_id(),
+            redirect_uri=request.payload.redirect_uri,
+            scope=request.scope,
+            nonce=data.get("nonce") or "",
+            code_challenge=data.get("code_challenge") or "",
+            code_challenge_method=data.get("code_challenge_method") or "",
+            session_id=request.user.session_id,
+        )
+        self.server.store.put(
+            CODE, code, asdict(issued), ttl=self.server.settings.code_lifetime
+        )
+
+    def generate_authorization_code(self) -> str:
+        return secrets.token_urlsafe(32)
+
+    def query_authorization_code(self, code: str, client) -> IssuedCode | None:
+        record = self.server.store.take(CODE, code)  # single use, whatever happens next
+        if record is None or record.value["client_id"] != client.get_client_id():
+            return None
+        return IssuedCode(**record.value)
+
+    def delete_authorization_code(self, authorization_code: IssuedCode) -> None:
+        """Already gone: :meth:`query_authorization_code` took it."""
+
+    def authenticate_user(self, authorization_code: IssuedCode) -> Authentication:
+        return self.server.authentication_of(authorization_code.session_id)
+
+    def grant_nonce(self) -> str:
+        return self.request.authorization_code.nonce
+
+
+class RefreshTokenGrant(_PscGrant, grants.RefreshTokenGrant):
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str):
+        grant = self.server.sessions.find_refresh_token(refresh_token)
+        if grant is None:
+            raise InvalidGrantError("Token is not active")
+        if self.server.sessions.get(grant.session_id) is None:
+            raise InvalidGrantError("Session not active")
+        return grant
+
+    def authenticate_user(self, refresh_token) -> Authentication:
+        return self.server.authentication_of(refresh_token.session_id)
+
+    def revoke_old_credential(self, refresh_token) -> None:
+        """Keycloak's default: an older refresh token stays valid until it expires."""
+
+    def grant_nonce(self) -> str:
+        return self.request.refresh_token.nonce
+
+
+class _IdTokenMixin:
+    """Adds PSC's id_token to token responses whose scope has ``openid``."""
+
+    def process_token(self, grant: _PscGrant, response):
+        _, token, _ = response
+        if "openid" in (token.get("scope") or "").split():
+            client_id = grant.request.client.get_client_id()
+            token["id_token"] = grant.server.tokens.id_token(
+                token, grant.request.user, client_id, grant.grant_nonce()
+            )
+        ordered = in_keycloak_order(token)
+        token.clear()
+        token.update(ordered)
+        return token
+
+
+class OpenIDCodeExtension(_IdTokenMixin, OpenIDCode):
+    def exists_nonce(self, nonce: str, request) -> bool:
+        return False  # Keycloak does not refuse a reused nonce
+
+
+class OpenIDRefreshExtension(_IdTokenMixin, OpenIDToken):
+    pass

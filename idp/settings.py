@@ -1,0 +1,211 @@
+"""Server-level settings: defaults < TOML file < ``PSC_MOCK_*`` environment < CLI flags.
+
+Every setting is one field below, with its documentation in the field's metadata; the
+README's settings table is generated from it (``psc-mock settings --markdown``), so the
+code and the docs cannot disagree.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "PSC_MOCK_"
+REALM_PATH = "/auth/realms/esante-wallet"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the mock cannot use; the message names its source."""
+
+
+def _setting(default: Any, doc: str, *, choices: tuple[str, ...] = ()) -> Any:
+    meta = {"doc": doc, "choices": choices}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = _setting("127.0.0.1", "Address to listen on (`0.0.0.0` in the container).")
+    port: int = _setting(8080, "Port to listen on (`0` picks a free port).")
+    public_url: str = _setting(
+        "",
+        "URL browsers use to reach the mock (issuer, authorize, pages). "
+        "Default: `http://localhost:<port>`.",
+    )
+    backchannel_url: str = _setting(
+        "",
+        "URL relying parties' servers use (token, userinfo, certs), as Keycloak's "
+        "back-channel hostname, e.g. `http://psc-mock:8080` in docker compose. "
+        "Default: the public URL.",
+    )
+    trusted_proxies: list[str] = _setting(
+        [],
+        "Addresses whose `X-Forwarded-*` headers are honoured (comma-separated in the "
+        "environment). Empty: forwarded headers are ignored.",
+    )
+    fixtures: str = _setting(
+        "",
+        "Fixtures directory (`annuaire/`, `credentials.yaml`, `clients.yaml`, `keys/`). "
+        "Default: the bundled fixtures.",
+    )
+    data_dir: str = _setting(
+        "", "Directory for persistent state (SQLite). Empty: state lives in memory."
+    )
+    strict: bool = _setting(
+        True,
+        "Refuse authorize requests that break PSC's documented rules (`scope_all`, "
+        "`acr_values=eidas1`, `state`, `nonce`). `false` behaves as Keycloak.",
+    )
+    sub_format: str = _setting(
+        "legacy",
+        "Form of `sub`: `legacy` (`f:550dc1c8-…:<idNat>`) or `uuid` (2026 form).",
+        choices=("legacy", "uuid"),
+    )
+    discovery: str = _setting(
+        "psc",
+        "Discovery document: `psc` (PSC's own, quirks included) or `accurate` "
+        "(advertises only what the mock implements).",
+        choices=("psc", "accurate"),
+    )
+    interns_in_perimeter: bool = _setting(
+        True,
+        "Internes (medicine, pharmacy, odontology) may log in, as today. `false` applies "
+        "the earlier rule that excluded them.",
+    )
+    access_token_lifetime: int = _setting(120, "Access token lifetime, seconds (PSC: 120).")
+    id_token_lifetime: int = _setting(120, "id_token lifetime, seconds (PSC: 120).")
+    refresh_token_lifetime: int = _setting(
+        1800, "Refresh token idle lifetime, seconds, sliding with use (PSC: 1800)."
+    )
+    session_max: int = _setting(14400, "SSO session maximum, seconds (PSC: 4 h).")
+    code_lifetime: int = _setting(60, "Authorization code lifetime, seconds (Keycloak: 60).")
+    approval_lifetime: int = _setting(
+        120, "How long an e-CPS approval request waits on the phone, seconds."
+    )
+    login_lifetime: int = _setting(
+        1800, "How long a login page stays usable before the user must start again, seconds."
+    )
+    propagation_delay: int = _setting(
+        172800,
+        "Delay between registration in the RPPS and PSC knowing the person, seconds "
+        "(48 h, seeds 000 and 002).",
+    )
+    threads: int = _setting(16, "Worker threads of the HTTP server.")
+    log_level: str = _setting(
+        "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")
+    )
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://localhost:{self.port}"
+
+    @property
+    def effective_backchannel_url(self) -> str:
+        return (self.backchannel_url or self.effective_public_url).rstrip("/")
+
+    @property
+    def issuer(self) -> str:
+        return self.effective_public_url + REALM_PATH
+
+    @property
+    def backchannel_issuer_base(self) -> str:
+        return self.effective_backchannel_url + REALM_PATH
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        config_file: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """Merge the four layers. Each layer's errors name where the bad value came from."""
+        environ = os.environ if environ is None else environ
+        settings = cls()
+        config_file = config_file or environ.get(ENV_PREFIX + "CONFIG")
+        if config_file:
+            settings = settings.merged(_read_toml(Path(config_file)), str(config_file))
+        from_env = {
+            f.name: environ[ENV_PREFIX + f.name.upper()]
+            for f in fields(cls)
+            if ENV_PREFIX + f.name.upper() in environ
+        }
+        settings = settings.merged(from_env, "environment (PSC_MOCK_*)")
+        return settings.merged(
+            {k: v for k, v in (overrides or {}).items() if v is not None}, "command line"
+        )
+
+    def merged(self, values: Mapping[str, Any], source: str) -> Settings:
+        hints = get_type_hints(type(self))
+        known = {f.name: f for f in fields(self)}
+        changes = {}
+        for name, raw in values.items():
+            key = name.replace("-", "_")
+            if key not in known:
+                raise SettingsError(f"{source}: unknown setting '{name}'")
+            value = _coerce(raw, hints[key], f"{source}: setting '{name}'")
+            choices = known[key].metadata["choices"]
+            if choices and value not in choices:
+                raise SettingsError(
+                    f"{source}: setting '{name}' must be one of {', '.join(choices)}, "
+                    f"not {value!r}"
+                )
+            changes[key] = value
+        return replace(self, **changes)
+
+    @classmethod
+    def markdown_table(cls) -> str:
+        rows = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
+        for f in fields(cls):
+            default = f.default if f.default is not MISSING else f.default_factory()
+            shown = f"`{default}`" if default not in ("", []) else "—"
+            rows.append(
+                f"| `--{f.name.replace('_', '-')}` | `{ENV_PREFIX}{f.name.upper()}` "
+                f"| {shown} | {f.metadata['doc']} |"
+            )
+        return "\n".join(rows)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise SettingsError(f"{path}: configuration file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    return data.get("psc-mock", data)
+
+
+def _coerce(raw: Any, kind: Any, where: str) -> Any:
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{where}: expected true or false, got {raw!r}")
+    if kind is int:
+        try:
+            return int(raw)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"{where}: expected an integer, got {raw!r}") from exc
+    if kind == list[str]:
+        if isinstance(raw, str):
+            return [item.strip() for item in raw.split(",") if item.strip()]
+        if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+            return list(raw)
+        raise SettingsError(f"{where}: expected a list of strings, got {raw!r}")
+    if not isinstance(raw, str):
+        raise SettingsError(f"{where}: expected a string, got {raw!r}")
+    return raw

@@ -1,0 +1,142 @@
+"""The SQLite store behind :mod:`idp.store`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from idp.clock import Clock
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS record (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    owner TEXT,
+    value TEXT NOT NULL,
+    expires_at REAL,
+    PRIMARY KEY (kind, key)
+);
+CREATE INDEX IF NOT EXISTS record_owner ON record (kind, owner);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    key: str
+    value: dict[str, Any]
+    expires_at: float | None
+
+
+class Store:
+    """Records with expiry. Thread-safe: one connection guarded by a lock.
+
+    An expired record is invisible at once and purged lazily.
+    """
+
+    def __init__(self, clock: Clock, path: Path | None = None) -> None:
+        self.clock = clock
+        self._lock = threading.RLock()
+        target = str(path) if path else ":memory:"
+        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        if path:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def put(
+        self,
+        kind: str,
+        key: str,
+        value: dict[str, Any],
+        *,
+        ttl: float | None = None,
+        owner: str | None = None,
+    ) -> Record:
+        expires_at = self.clock.now() + ttl if ttl is not None else None
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO record (kind, key, owner, value, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (kind, key, owner, json.dumps(value, separators=(",", ":")), expires_at),
+            )
+        return Record(key, value, expires_at)
+
+    def get(self, kind: str, key: str) -> Record | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT key, value, expires_at FROM record WHERE kind = ? AND key = ?"
+                " AND (expires_at IS NULL OR expires_at > ?)",
+                (kind, key, self.clock.now()),
+            ).fetchone()
+        return _record(row)
+
+    def take(self, kind: str, key: str) -> Record | None:
+        """Get and delete in one step: what a single-use code needs."""
+        with self._lock:
+            record = self.get(kind, key)
+            self._db.execute("DELETE FROM record WHERE kind = ? AND key = ?", (kind, key))
+        return record
+
+    def update(
+        self, kind: str, key: str, change: Callable[[dict[str, Any]], None]
+    ) -> Record | None:
+        """Apply ``change`` to the live record's value in place, atomically."""
+        with self._lock:
+            record = self.get(kind, key)
+            if record is None:
+                return None
+            change(record.value)
+            self._db.execute(
+                "UPDATE record SET value = ? WHERE kind = ? AND key = ?",
+                (json.dumps(record.value, separators=(",", ":")), kind, key),
+            )
+        return record
+
+    def owned_by(self, kind: str, owner: str) -> list[Record]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, value, expires_at FROM record WHERE kind = ? AND owner = ?"
+                " AND (expires_at IS NULL OR expires_at > ?) ORDER BY rowid",
+                (kind, owner, self.clock.now()),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def delete(self, kind: str, key: str) -> bool:
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM record WHERE kind = ? AND key = ?", (kind, key))
+        return cursor.rowcount > 0
+
+    def delete_owned_by(self, kind: str, owner: str) -> int:
+        with self._lock:
+            cursor = self._db.execute(
+                "DELETE FROM record WHERE kind = ? AND owner = ?", (kind, owner)
+            )
+        return cursor.rowcount
+
+    def purge_expired(self) -> int:
+        with self._lock:
+            cursor = self._db.execute(
+                "DELETE FROM record WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                (self.clock.now(),),
+            )
+        return cursor.rowcount
+
+    def clear(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM record")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _record(row: tuple | None) -> Record | None:
+    if row is None:
+        return None
+    key, value, expires_at = row
+    return Record(key, json.loads(value), expires_at)

@@ -1,0 +1,161 @@
+"""The login pages: identifier, pending approval, and their outcomes.
+
+The browser never holds state beyond the ``tab_id`` in the URL and an optional
+"remember my identifier" cookie; everything else is in the store.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, jsonify, make_response, redirect, render_template
+from flask import request, url_for
+
+from idp.auth.ecps import APPROVED, DENIED, EXPIRED
+from idp.auth.eligibility import check_ecps_login
+from idp.context import Services, services
+from idp.oidc import authorize
+from idp.oidc.logins import Login
+from idp.settings import REALM_PATH
+from idp.web.errors import error_page
+
+REMEMBER_COOKIE = "PSC_MOCK_IDNAT"
+_ACTIONS = REALM_PATH + "/login-actions"
+
+bp = Blueprint("login", __name__)
+
+_DENIED_MESSAGES = {
+    "refused": "Vous avez refusé la demande de connexion sur votre application e-CPS.",
+    "wrong_code": (
+        "Le code choisi sur votre téléphone ne correspond pas à celui affiché sur cette "
+        "page : la demande a été refusée par sécurité."
+    ),
+    "policy": "La demande de connexion a été refusée sur l'application e-CPS.",
+}
+
+
+def _login_or_404(tab_id: str) -> Login:
+    login = services().logins.get(tab_id)
+    if login is None:
+        abort(_expired_login())
+    return login
+
+
+def _expired_login() -> Response:
+    return error_page(
+        "Demande de connexion expirée",
+        "Cette demande de connexion n'existe plus (elle a expiré ou a déjà abouti). "
+        "Retournez sur le service que vous utilisiez et recommencez la connexion.",
+        status=404,
+    )
+
+
+@bp.get(_ACTIONS + "/authenticate")
+def show() -> Response:
+    login = _login_or_404(request.args.get("tab_id", ""))
+    typed = request.cookies.get(REMEMBER_COOKIE, "") or login.params.get("login_hint", "")
+    return _login_page(login, typed=typed, remembered=bool(request.cookies.get(REMEMBER_COOKIE)))
+
+
+def _login_page(login: Login, *, typed: str, remembered: bool, error: str = "", status=200):
+    html = render_template(
+        "login.html", login=login, typed=typed, remembered=remembered, error=error
+    )
+    return make_response(html, status)
+
+
+@bp.post(_ACTIONS + "/authenticate")
+def submit() -> Response:
+    svc = services()
+    login = _login_or_404(request.args.get("tab_id", ""))
+    if not login.check_csrf(request.form.get("csrf", "")):
+        return error_page(
+            "Formulaire expiré",
+            "Ce formulaire n'est plus valable. Rechargez la page de connexion et recommencez.",
+            status=400,
+        )
+    typed = request.form.get("id_nat", "").strip()
+    remember = request.form.get("remember") == "on"
+    practitioner = svc.directory.get(typed) if typed else None
+    identity = svc.mockdata.identity(typed) if practitioner else None
+    refusal = check_ecps_login(
+        typed, practitioner, identity, settings=svc.settings, now=svc.clock.now()
+    )
+    if refusal:
+        return _login_page(login, typed=typed, remembered=remember, error=refusal.message, status=400)
+    approval = svc.approvals.request(identity, login.client_name)
+    svc.logins.attach(login.tab_id, id_nat=typed, approval_id=approval.id)
+    response = redirect(url_for("login.pending", tab_id=login.tab_id))
+    _remember(response, typed if remember else "", secure=svc.settings.issuer.startswith("https"))
+    return response
+
+
+def _remember(response: Response, id_nat: str, *, secure: bool) -> None:
+    if id_nat:
+        response.set_cookie(
+            REMEMBER_COOKIE, id_nat, max_age=365 * 86400, httponly=True, samesite="Lax",
+            secure=secure,
+        )
+    else:
+        response.delete_cookie(REMEMBER_COOKIE)
+
+
+@bp.get(_ACTIONS + "/ecps")
+def pending() -> Response:
+    """The page that waits: it continues by itself once the phone has approved."""
+    svc = services()
+    login = _login_or_404(request.args.get("tab_id", ""))
+    approval = svc.approvals.get(login.approval_id) if login.approval_id else None
+    if approval is None:
+        return redirect(url_for("login.show", tab_id=login.tab_id))
+    status = approval.status_at(svc.clock.now())
+    if status == APPROVED:
+        return _finish(svc, login)
+    if status in (DENIED, EXPIRED):
+        return _failed(login, status, approval.reason)
+    remaining = max(0, int(approval.expires_at - svc.clock.now()))
+    return make_response(
+        render_template("pending.html", login=login, approval=approval, remaining=remaining)
+    )
+
+
+@bp.get(_ACTIONS + "/ecps/status")
+def pending_status() -> Response:
+    """Polled by the pending page's script, so it continues within a second."""
+    svc = services()
+    login = svc.logins.get(request.args.get("tab_id", ""))
+    approval = svc.approvals.get(login.approval_id) if login and login.approval_id else None
+    status = approval.status_at(svc.clock.now()) if approval else EXPIRED
+    return jsonify(status=status)
+
+
+def _finish(svc: Services, login: Login) -> Response:
+    login = svc.logins.finish(login.tab_id)
+    practitioner = svc.directory.get(login.id_nat) if login else None
+    if login is None or practitioner is None:
+        return _expired_login()
+    return authorize.complete(svc, login, practitioner, "MOBILE")
+
+
+def _failed(login: Login, status: str, reason: str) -> Response:
+    if status == EXPIRED:
+        title = "Demande expirée"
+        message = (
+            "Vous n'avez pas validé la demande sur votre application e-CPS à temps. "
+            "Vous pouvez recommencer."
+        )
+    else:
+        title = "Connexion refusée"
+        message = _DENIED_MESSAGES.get(reason, _DENIED_MESSAGES["policy"])
+    actions = [
+        ("Réessayer", url_for("login.show", tab_id=login.tab_id)),
+        ("Revenir au service", url_for("login.cancel", tab_id=login.tab_id)),
+    ]
+    return error_page(title, message, status=403 if status == DENIED else 408, actions=actions)
+
+
+@bp.get(_ACTIONS + "/cancel")
+def cancel() -> Response:
+    svc = services()
+    login = svc.logins.finish(request.args.get("tab_id", ""))
+    if login is None:
+        return _expired_login()
+    return authorize.cancel(svc, login)

@@ -1,0 +1,63 @@
+"""A live mock on a free port, shared by the integration tests, driven over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from idp.clock import Clock
+from idp.server import MockServer
+from idp.settings import Settings
+
+CI_CLIENT = ("psc-mock-ci", "psc-mock-ci-secret", "http://localhost:9999/callback")
+
+
+@pytest.fixture(scope="session")
+def mock_clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="session")
+def mock_server(mock_clock: Clock):
+    server = MockServer(Settings(port=0), clock=mock_clock).start_in_thread()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clock(mock_clock: Clock):
+    """The live mock's clock; any freeze or advance is undone after the test."""
+    yield mock_clock
+    mock_clock.reset()
+
+
+@pytest.fixture(scope="session")
+def base_url(mock_server: MockServer) -> str:
+    return mock_server.settings.effective_public_url
+
+
+@pytest.fixture(scope="session")
+def issuer(mock_server: MockServer) -> str:
+    return mock_server.settings.issuer
+
+
+@pytest.fixture(scope="session")
+def discovery(issuer: str) -> dict:
+    response = requests.get(issuer + "/.well-known/wallet-openid-configuration", timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
+@pytest.fixture
+def start_server():
+    """Start extra servers with other settings; all are stopped after the test."""
+    started: list[MockServer] = []
+
+    def start(**settings) -> MockServer:
+        server = MockServer(Settings(port=0, **settings)).start_in_thread()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
