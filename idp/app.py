@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
     logging.getLogger("idp").setLevel(settings.log_level)
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.json.sort_keys = False  # PSC's key order is part of its shape
     app.extensions[EXTENSION] = build_services(settings, clock or Clock())
     _register_blueprints(app)
     app.after_request(_security_headers)

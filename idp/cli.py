@@ -138,7 +138,3 @@ def fixtures_dir(value: str | None) -> Path:
     from idp.app import BUNDLED_FIXTURES
 
     return Path(value) if value else BUNDLED_FIXTURES
-
-
-if __name__ == "__main__":
-    sys.exit(main())

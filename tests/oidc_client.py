@@ -34,8 +34,7 @@ class RelyingParty:
             client_id,
             secret,
             redirect_uri=redirect_uri,
-            code_challenge_method="S256",
-            **session_options,
+            **{"code_challenge_method": "S256", **session_options},
         )
         self.jwks = jwt.PyJWKClient(discovery["jwks_uri"])
 

@@ -115,9 +115,16 @@ def test_pkce_mismatch_is_refused(discovery):
 
 
 def test_plain_pkce_is_accepted(discovery):
-    rp = RelyingParty(discovery, code_challenge_method="plain")
-    token, _ = rp.login_auto(auto_medecin().id_nat)
-    assert token["access_token"]
+    rp = RelyingParty(discovery, code_challenge_method=None)
+    verifier = "plain-verifier-" + "v" * 40
+    url, _ = rp.authorization_url(
+        login_hint=auto_medecin().id_nat, code_challenge=verifier, code_challenge_method="plain"
+    )
+    callback = follow_to_callback(requests.Session(), url, rp.redirect_uri)
+    with pytest.raises(OAuthError):
+        rp.fetch_token(callback, verifier[:-1] + "w")  # and the code is spent
+    callback = follow_to_callback(requests.Session(), url, rp.redirect_uri)
+    assert rp.fetch_token(callback, verifier)["access_token"]
 
 
 def test_wrong_client_secret_is_401_invalid_client(discovery):

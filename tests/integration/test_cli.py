@@ -12,7 +12,7 @@ import requests
 
 from tests.fixture_people import auto_medecin
 
-PSC_MOCK = [sys.executable, "-m", "idp.cli"]
+PSC_MOCK = [sys.executable, "-m", "idp"]
 
 
 def start_serving(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, dict[str, str]]:

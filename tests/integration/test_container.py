@@ -21,7 +21,7 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 
 def _instruction(name: str) -> str:
-    match = re.search(rf"^{name}\s+(.*(?:\\\n.*)*)", DOCKERFILE, re.MULTILINE)
+    match = re.search(rf"^{name}\s+((?:[^\n]*\\\n)*[^\n]*)", DOCKERFILE, re.MULTILINE)
     assert match, f"no {name} in the Dockerfile"
     return match.group(1).replace("\\\n", " ")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urljoin
 
@@ -10,6 +11,11 @@ import requests
 
 from tests.fixture_people import identity, person, professions
 from tests.oidc_client import RelyingParty, follow_to_callback, forms
+
+
+def text(response: requests.Response) -> str:
+    """What the person reads (entities decoded)."""
+    return html.unescape(response.text)
 
 
 class Browser:
@@ -69,7 +75,7 @@ def _manual_person():
 def test_full_ecps_login_with_phone_approval(discovery, base_url):
     practitioner = _manual_person()
     browser = Browser(discovery)
-    assert "Connectez-vous" in browser.page.text and "Application e-CPS" in browser.page.text
+    assert "Connectez-vous" in text(browser.page) and "Application e-CPS" in text(browser.page)
     browser.submit_id_nat(practitioner.id_nat)
     assert browser.page.status_code == 200 and "/login-actions/ecps" in browser.page.url
     code = browser.shown_code
@@ -78,7 +84,7 @@ def test_full_ecps_login_with_phone_approval(discovery, base_url):
     form = phone.pending_form()
     assert code in form["radios"] and len(form["radios"]) == 3
     answered = phone.answer(password=identity(practitioner.id_nat).ecps_password, code=code)
-    assert "Connexion validée" in answered.text
+    assert "Connexion validée" in text(answered)
 
     callback = browser.continue_to_client()
     assert callback.params["state"] == browser.secrets["state"]
@@ -95,12 +101,12 @@ def test_wrong_password_changes_nothing_wrong_code_refuses(discovery, base_url):
     code = browser.shown_code
     phone = Phone(base_url, practitioner.id_nat)
     wrong_password = phone.answer(password="nope", code=code)
-    assert wrong_password.status_code == 400 and "Mot de passe e-CPS incorrect" in wrong_password.text
+    assert wrong_password.status_code == 400 and "Mot de passe e-CPS incorrect" in text(wrong_password)
     wrong = next(c for c in phone.pending_form()["radios"] if c != code)
     phone.answer(password=identity(practitioner.id_nat).ecps_password, code=wrong)
     refused = browser.http.get(browser.page.url, timeout=5)
     assert refused.status_code == 403
-    assert "ne correspond pas" in refused.text
+    assert "ne correspond pas" in text(refused)
 
 
 def test_refusal_on_the_phone_and_cancel_back_to_the_client(discovery, base_url, issuer):
@@ -111,7 +117,7 @@ def test_refusal_on_the_phone_and_cancel_back_to_the_client(discovery, base_url,
         password=identity(practitioner.id_nat).ecps_password, code=None, action="refuse"
     )
     refused = browser.http.get(browser.page.url, timeout=5)
-    assert refused.status_code == 403 and "Vous avez refusé" in refused.text
+    assert refused.status_code == 403 and "Vous avez refusé" in text(refused)
     cancel = next(url for url in re.findall(r'href="([^"]+)"', refused.text) if "cancel" in url)
     callback = follow_to_callback(browser.http, urljoin(browser.page.url, cancel.replace("&amp;", "&")), browser.rp.redirect_uri)
     assert callback.params["error"] == "access_denied"
@@ -125,7 +131,7 @@ def test_approval_expires_on_the_mock_clock(discovery, clock):
     browser.submit_id_nat(practitioner.id_nat)
     clock.advance(121)
     expired = browser.http.get(browser.page.url, timeout=5)
-    assert expired.status_code == 408 and "Demande expirée" in expired.text
+    assert expired.status_code == 408 and "Demande expirée" in text(expired)
 
 
 def test_deny_and_timeout_policies(discovery, clock):
@@ -150,7 +156,7 @@ def test_remember_my_identifier_cookie(discovery):
     assert cookie == practitioner.id_nat
     url, _ = browser.rp.authorization_url()
     again = browser.http.get(url, timeout=5)
-    assert f'value="{practitioner.id_nat}"' in again.text
+    assert f'value="{practitioner.id_nat}"' in text(again)
 
 
 @pytest.mark.parametrize(
@@ -163,8 +169,8 @@ def test_remember_my_identifier_cookie(discovery):
 def test_unknown_identifier(discovery, typed, says):
     browser = Browser(discovery)
     page = browser.submit_id_nat(typed)
-    assert page.status_code == 400 and says in page.text
-    assert "<script>alert(1)</script>" not in page.text
+    assert page.status_code == 400 and says in text(page)
+    assert "<script>alert(1)</script>" not in page.text  # escaped in the HTML
 
 
 def test_rpps_typed_without_its_leading_8(discovery):
@@ -172,7 +178,7 @@ def test_rpps_typed_without_its_leading_8(discovery):
     browser = Browser(discovery)
     page = browser.submit_id_nat(practitioner.id_nat[1:])
     assert page.status_code == 400
-    assert "8" + practitioner.id_nat[1:] in page.text
+    assert "8" + practitioner.id_nat[1:] in text(page)
 
 
 def test_student_outside_the_perimeter(discovery):
@@ -181,7 +187,7 @@ def test_student_outside_the_perimeter(discovery):
         and not professions(p) & {"10", "21", "40", "50"}
     )
     page = Browser(discovery).submit_id_nat(student.id_nat)
-    assert page.status_code == 400 and "étudiants" in page.text
+    assert page.status_code == 400 and "étudiants" in text(page)
 
 
 def test_interne_is_inside_by_default_outside_with_the_old_rule(discovery, start_server):
@@ -201,13 +207,13 @@ def test_ecps_not_activated_says_how_to_activate(discovery):
     inactive = person(lambda p, i: not i.ecps_activated)
     page = Browser(discovery).submit_id_nat(inactive.id_nat)
     assert page.status_code == 400
-    assert "pas activée" in page.text and "Activez-la" in page.text or "Aucun moyen" in page.text
+    assert "pas activée" in text(page) and "Activez-la" in text(page) or "Aucun moyen" in text(page)
 
 
 def test_person_not_yet_known_to_psc(discovery):
     recent = person(lambda p, i: i.registered_at < 0)  # registered "-12h" relative to start
     page = Browser(discovery).submit_id_nat(recent.id_nat)
-    assert page.status_code == 400 and "48 heures" in page.text
+    assert page.status_code == 400 and "48 heures" in text(page)
 
 
 def test_login_page_csrf_token_is_required(discovery):
@@ -218,4 +224,4 @@ def test_login_page_csrf_token_is_required(discovery):
         data={"id_nat": _manual_person().id_nat, "csrf": "forged"},
         timeout=5,
     )
-    assert response.status_code == 400 and "Formulaire expiré" in response.text
+    assert response.status_code == 400 and "Formulaire expiré" in text(response)

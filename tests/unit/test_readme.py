@@ -44,7 +44,7 @@ def test_settings_table_is_generated_from_settings():
 
 def test_identity_table_is_generated_from_fixtures():
     listing = subprocess.run(
-        [sys.executable, "-m", "idp.cli", "directory", "list", "--markdown"],
+        [sys.executable, "-m", "idp", "directory", "list", "--markdown"],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )  # fmt: skip
     assert _block("identities") == listing.stdout.strip(), (

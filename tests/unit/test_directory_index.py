@@ -1,0 +1,247 @@
+"""The SQLite directory: lookups, search, edits, on-disk indexes, threads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from idp.directory.identifiers import IdNatError, luhn_key
+from idp.directory.index import Directory, departement, from_json, to_json
+from idp.directory.loaders import DirectoryFileError, Issue
+from idp.directory.model import Activite, Exercice, Practitioner
+
+DATA = Path(__file__).parents[1] / "data" / "annuaire"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "annuaire"
+DOCTOR = "899700200019"
+
+
+@pytest.fixture(scope="module")
+def fixtures() -> Directory:
+    return Directory.from_fixtures(FIXTURES)
+
+
+@pytest.fixture
+def small() -> Directory:
+    return Directory.from_paths(
+        [DATA / "extraction_2021.txt", DATA / "extraction_2024.txt", DATA / "libreacces_56.txt"]
+    )
+
+
+def practitioner(number: int, *, nom: str = "TEST", profession: str = "10") -> Practitioner:
+    body = f"997{number:07d}"
+    rpps = body + str(luhn_key(body))
+    activite = Activite(code_mode_exercice="L", code_postal="75009")
+    exercice = Exercice(code_profession=profession, nom_exercice=nom, activites=(activite,))
+    return Practitioner(f"8{rpps}", "8", rpps, nom=nom, exercices=(exercice,))
+
+
+def ids(people: list[Practitioner]) -> list[str]:
+    return [p.id_nat for p in people]
+
+
+def test_get_is_exact_and_case_sensitive(small: Directory) -> None:
+    assert small.get(DOCTOR).nom == "LECLERC"
+    assert small.get("ANS20231105120000") is not None
+    assert small.get("ans20231105120000") is None
+    assert small.get(DOCTOR + " ") is None
+    assert small.get("335B000017/CPET00009").identifiant == "35B000017/CPET00009"
+
+
+def test_search_ignores_case_and_accents_on_names_and_id_nat(small: Directory) -> None:
+    assert ids(small.search("vallee")) == ["899700200027"]
+    assert ids(small.search("VALLÉE")) == ["899700200027"]
+    assert ids(small.search("cpet00009")) == ["335B000017/CPET00009"]
+    assert ids(small.search("335B000017/CPET")) == ["335B000017/CPET00009"]
+    assert ids(small.search("89970020001")) == [DOCTOR]
+    assert ids(small.search("hugo leclerc")) == [DOCTOR, "899700200050"]
+    assert small.search("hugo roy") == []
+
+
+def test_search_words_are_prefixes_and_carry_no_wildcards(small: Directory) -> None:
+    assert ids(small.search("lec")) == [DOCTOR, "899700200050"]
+    assert ids(small.search("lec%")) == ids(small.search("lec"))
+    assert small.search("eclerc") == []  # the start of a word, not any substring
+    assert ids(small.search("-  ;")) == ids(small.search())  # no word: no text filter
+
+
+def test_search_filters_on_profession_role_and_departement(small: Directory) -> None:
+    assert ids(small.search(profession="96")) == ["0359600426", "0359600772"]
+    assert ids(small.search(role="313")) == ["899700200043"]
+    assert ids(small.search("leclerc", role="FON-33")) == [DOCTOR]
+    assert ids(small.search(departement="35", profession="10")) == [
+        DOCTOR,
+        "899700200050",
+        "899700200035",
+    ]
+    assert ids(small.search(departement="971")) == ["0359600772"]  # from its postal code 97100
+
+
+def test_search_sorts_by_name_and_honours_the_limit(small: Directory) -> None:
+    names = [p.family_name for p in small.search()]
+    assert names == sorted(names, key=str.casefold)
+    assert len(small.search(limit=2)) == 2
+
+
+def test_all_pages_through_everyone_in_id_order() -> None:
+    directory = Directory.memory()
+    directory.put_many(practitioner(n) for n in range(1200))
+    everyone = ids(list(directory.all()))
+    assert len(everyone) == len(directory) == 1200
+    assert everyone == sorted(everyone)
+
+
+def test_put_replaces_a_person_and_their_facets(small: Directory) -> None:
+    doctor = small.get(DOCTOR)
+    nurse = replace(doctor, exercices=(replace(doctor.exercices[0], code_profession="60"),))
+    small.put(nurse)
+    assert small.get(DOCTOR) == nurse
+    assert DOCTOR in ids(small.search(profession="60"))
+    assert DOCTOR not in ids(small.search(profession="10"))
+
+
+def test_put_refuses_a_malformed_id_nat_and_stores_nothing(small: Directory) -> None:
+    before = len(small)
+    bad = Practitioner("899700200018", "8", "99700200018")
+    with pytest.raises(IdNatError):
+        small.put_many([practitioner(1), bad])
+    assert len(small) == before
+    assert small.get(practitioner(1).id_nat) is None
+
+
+def test_remove_forgets_a_person(small: Directory) -> None:
+    assert small.remove(DOCTOR) is True
+    assert small.get(DOCTOR) is None
+    assert DOCTOR not in ids(small.search(role="FON-33"))
+    assert small.remove(DOCTOR) is False
+
+
+def empty_keys(value: object) -> set[str]:
+    if isinstance(value, dict):
+        keys = {key for key, item in value.items() if item in ("", [])}
+        return keys.union(*(empty_keys(item) for item in value.values()))
+    if isinstance(value, list):
+        return set().union(*(empty_keys(item) for item in value))
+    return set()
+
+
+def test_json_round_trip_keeps_every_fixture_person_and_drops_defaults(
+    fixtures: Directory,
+) -> None:
+    for person in fixtures.all():
+        text = to_json(person)
+        assert from_json(text) == person
+        assert empty_keys(json.loads(text)) <= {"type_identifiant"}  # required, "" for EDIT
+
+
+def test_a_person_in_two_files_is_an_error_naming_both(tmp_path: Path) -> None:
+    shutil.copy(DATA / "extraction_2021.txt", tmp_path / "a.txt")
+    shutil.copy(DATA / "extraction_2021.txt", tmp_path / "b.txt")
+    with pytest.raises(DirectoryFileError) as raised:
+        Directory.from_fixtures(tmp_path)
+    first = raised.value.issues[0]
+    assert (first.file, first.line, first.value) == (str(tmp_path / "b.txt"), 2, DOCTOR)
+    assert f"figure déjà dans {tmp_path / 'a.txt'}" in first.reason
+    assert len(raised.value.issues) == 3
+
+
+def test_fixtures_with_an_error_are_refused(tmp_path: Path) -> None:
+    shutil.copy(DATA / "malformed" / "rpps_key.txt", tmp_path / "x.txt")
+    with pytest.raises(DirectoryFileError, match="clé de contrôle RPPS"):
+        Directory.from_fixtures(tmp_path)
+
+
+def test_the_bundled_fixtures_load_well_under_100_ms() -> None:
+    Directory.from_fixtures(FIXTURES)  # warm the imports and nomenclatures
+    timings = []
+    for _ in range(3):
+        start = time.perf_counter()
+        Directory.from_fixtures(FIXTURES)
+        timings.append(time.perf_counter() - start)
+    assert min(timings) < 0.1
+
+
+def test_an_on_disk_index_is_built_by_streaming_and_opened_later(tmp_path: Path) -> None:
+    index_file = tmp_path / "annuaire.sqlite"
+    issues: list[Issue] = []
+    directory = Directory.create(index_file)
+    summary = directory.import_file(DATA / "extraction_2021.txt", on_issue=issues.append)
+    assert (summary.layout, summary.people, summary.errors, summary.warnings) == (
+        "extraction-2021",
+        4,  # the doctor's rows come in two runs
+        0,
+        0,
+    )
+    directory.close()
+    reopened = Directory.open(index_file)
+    assert len(reopened) == 3
+    assert len(reopened.get(DOCTOR).activites) == 2  # the two runs merged
+    assert issues == []
+
+
+def test_importing_again_replaces_instead_of_doubling(tmp_path: Path) -> None:
+    directory = Directory.create(tmp_path / "annuaire.sqlite")
+    directory.import_file(DATA / "extraction_2021.txt")
+    directory.import_file(DATA / "extraction_2021.txt")
+    assert len(directory.get(DOCTOR).activites) == 2
+
+
+def test_import_skips_bad_lines_and_counts_them(tmp_path: Path) -> None:
+    issues: list[Issue] = []
+    directory = Directory.create(tmp_path / "annuaire.sqlite")
+    summary = directory.import_file(DATA / "malformed" / "siret_key.txt", on_issue=issues.append)
+    assert (summary.people, summary.errors) == (1, 1)
+    assert [(i.line, i.column) for i in issues] == [(3, "Numéro SIRET site")]
+
+
+def test_opening_checks_the_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="introuvable"):
+        Directory.open(tmp_path / "absent.sqlite")
+    Directory.create(tmp_path / "annuaire.sqlite").close()
+    with pytest.raises(FileExistsError):
+        Directory.create(tmp_path / "annuaire.sqlite")
+    stale = tmp_path / "stale.sqlite"
+    sqlite3.connect(stale).close()
+    with pytest.raises(ValueError, match="reconstruisez"):
+        Directory.open(stale)
+
+
+def test_threads_can_share_one_directory(fixtures: Directory) -> None:
+    directory = Directory.memory()
+    everyone = list(fixtures.all())
+    directory.put_many(everyone)
+
+    def work(n: int) -> int:
+        person = everyone[n % len(everyone)]
+        directory.put(practitioner(900_000 + n))
+        assert directory.get(person.id_nat) == person
+        return len(directory.search(person.family_name))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(found >= 1 for found in pool.map(work, range(400)))
+    assert len(directory) == len(everyone) + 400
+
+
+@pytest.mark.parametrize(
+    ("code_departement", "code_postal", "expected"),
+    [
+        ("35", "75009", "35"),
+        ("", "75009", "75"),
+        ("", "97410", "974"),
+        ("", "20090", "2A"),
+        ("", "20200", "2B"),
+        ("", "", ""),
+        ("", "7500", ""),
+    ],
+)
+def test_departement_prefers_its_column_then_the_postal_code(
+    code_departement: str, code_postal: str, expected: str
+) -> None:
+    activite = Activite(code_departement=code_departement, code_postal=code_postal)
+    assert departement(activite) == expected
