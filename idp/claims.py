@@ -188,9 +188,11 @@ def subject_roles(practitioner: Practitioner) -> list[str]:
     sample of a role-only person's SubjectRole was found.]"""
     roles: list[str] = []
     for exercice in practitioner.exercices:
-        codes = [exercice.code_profession] if exercice.code_profession else [
-            activite.code_role for activite in exercice.activites if activite.code_role
-        ]
+        codes = (
+            [exercice.code_profession]
+            if exercice.code_profession
+            else [activite.code_role for activite in exercice.activites if activite.code_role]
+        )
         roles.extend(f"{code}^{PROFESSION_OID}" for code in codes)
     return list(dict.fromkeys(roles))
 

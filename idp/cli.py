@@ -65,11 +65,13 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata["doc"].replace("%", "%%")
         if hints[f.name] is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                                help=help_text)
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
         else:
-            parser.add_argument(flag, default=None, help=help_text,
-                                choices=f.metadata["choices"] or None)
+            parser.add_argument(
+                flag, default=None, help=help_text, choices=f.metadata["choices"] or None
+            )
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
@@ -94,10 +96,17 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _banner(settings: Settings) -> str:
     client_id, redirect_uri = DEMO_CLIENT
-    query = urlencode({
-        "response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-        "scope": "openid scope_all", "acr_values": "eidas1", "state": "demo", "nonce": "demo",
-    })  # fmt: skip
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "scope": "openid scope_all",
+            "acr_values": "eidas1",
+            "state": "demo",
+            "nonce": "demo",
+        }
+    )
     public = settings.effective_public_url
     lines = [
         f"psc-mock is ready on {settings.host}:{settings.port}",
@@ -127,7 +136,7 @@ def _health(_args: argparse.Namespace) -> int:
     settings = Settings.load()
     url = f"http://127.0.0.1:{settings.port}/_mock/health/ready"
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=3) as response:
             return 0 if response.status == 200 else 1
     except OSError as exc:
         print(f"psc-mock: not ready at {url}: {exc}", file=sys.stderr)

@@ -125,10 +125,13 @@ def _show(args: argparse.Namespace) -> int:
     if practitioner is None:
         raise CliError(f"no professional with idNat {args.id_nat!r} in the directory")
     identity = mockdata.identity(args.id_nat)
-    print(json.dumps(
-        {"practitioner": asdict(practitioner), "mock": asdict(identity)},
-        ensure_ascii=False, indent=2,
-    ))  # fmt: skip
+    print(
+        json.dumps(
+            {"practitioner": asdict(practitioner), "mock": asdict(identity)},
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
     return 0
 
 

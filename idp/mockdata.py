@@ -151,9 +151,7 @@ class _Reader:
     def texts(self, node: yaml.Node, where: str) -> tuple[str, ...]:
         return tuple(self.text(item, where) for item in self.sequence(node, where))
 
-    def fields(
-        self, node: yaml.Node, where: str, allowed: set[str]
-    ) -> dict[str, yaml.Node]:
+    def fields(self, node: yaml.Node, where: str, allowed: set[str]) -> dict[str, yaml.Node]:
         items = self.mapping(node, where)
         for name in items:
             if name not in allowed:
@@ -173,7 +171,9 @@ def load_identities(path: Path, *, now: float) -> dict[str, Identity]:
 
 def _identity(reader: _Reader, id_nat: str, node: yaml.Node, now: float) -> Identity:
     where = f"identities.{id_nat}"
-    items = reader.fields(node, where, {"purpose", "policy", "registered", "ecps", "order", "cards"})
+    items = reader.fields(
+        node, where, {"purpose", "policy", "registered", "ecps", "order", "cards"}
+    )
     values: dict[str, Any] = {"id_nat": id_nat}
     if "purpose" in items:
         values["purpose"] = reader.text(items["purpose"], f"{where}.purpose")
@@ -189,7 +189,9 @@ def _identity(reader: _Reader, id_nat: str, node: yaml.Node, now: float) -> Iden
     if "order" in items:
         values["order"] = _order(reader, items["order"], f"{where}.order")
     cards = reader.sequence(items.get("cards"), f"{where}.cards")
-    values["cards"] = tuple(_card(reader, card, f"{where}.cards[{i}]") for i, card in enumerate(cards))
+    values["cards"] = tuple(
+        _card(reader, card, f"{where}.cards[{i}]") for i, card in enumerate(cards)
+    )
     return Identity(**values)
 
 
@@ -271,7 +273,9 @@ def load_clients(path: Path) -> dict[str, Client]:
         if client_id in clients:
             raise reader.fail(items["client_id"], f"{where}.client_id", "declared twice")
         methods = (
-            reader.texts(items["token_endpoint_auth_methods"], f"{where}.token_endpoint_auth_methods")
+            reader.texts(
+                items["token_endpoint_auth_methods"], f"{where}.token_endpoint_auth_methods"
+            )
             if "token_endpoint_auth_methods" in items
             else AUTH_METHODS
         )

@@ -44,7 +44,7 @@ class Settings:
         "back-channel hostname, e.g. `http://psc-mock:8080` in docker compose. "
         "Default: the public URL.",
     )
-    trusted_proxies: list[str] = _setting(
+    trusted_proxies: list[str] = _setting(  # noqa: RUF009 - a field() with a factory
         [],
         "Addresses whose `X-Forwarded-*` headers are honoured (comma-separated in the "
         "environment). Empty: forwarded headers are ignored.",
@@ -97,9 +97,7 @@ class Settings:
         "(48 h, seeds 000 and 002).",
     )
     threads: int = _setting(16, "Worker threads of the HTTP server.")
-    log_level: str = _setting(
-        "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")
-    )
+    log_level: str = _setting("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
     @property
     def effective_public_url(self) -> str:
@@ -155,8 +153,7 @@ class Settings:
             choices = known[key].metadata["choices"]
             if choices and value not in choices:
                 raise SettingsError(
-                    f"{source}: setting '{name}' must be one of {', '.join(choices)}, "
-                    f"not {value!r}"
+                    f"{source}: setting '{name}' must be one of {', '.join(choices)}, not {value!r}"
                 )
             changes[key] = value
         return replace(self, **changes)

@@ -41,8 +41,11 @@ class RelyingParty:
     def authorization_url(self, **params) -> tuple[str, dict]:
         """The authorize URL, and the state/nonce/verifier a client keeps to check the
         callback."""
-        secrets = {"state": generate_token(20), "nonce": generate_token(20),
-                   "code_verifier": generate_token(48)}  # fmt: skip
+        secrets = {
+            "state": generate_token(20),
+            "nonce": generate_token(20),
+            "code_verifier": generate_token(48),
+        }
         query = {**PSC_PARAMS, "nonce": secrets["nonce"], **params}
         url, _ = self.session.create_authorization_url(
             self.discovery["authorization_endpoint"],
@@ -85,7 +88,9 @@ def follow_to_callback(browser: requests.Session, url: str, redirect_uri: str) -
         response = browser.get(url, allow_redirects=False, timeout=5)
         location = response.headers.get("Location")
         if response.status_code not in (302, 303) or not location:
-            raise AssertionError(f"no redirect from {url}: {response.status_code} {response.text[:500]}")
+            raise AssertionError(
+                f"no redirect from {url}: {response.status_code} {response.text[:500]}"
+            )
         url = urljoin(url, location)
         if url.startswith(redirect_uri):
             query = parse_qs(urlparse(url).query)

@@ -121,5 +121,9 @@ class Approvals:
 
     def _save(self, approval: Approval) -> None:
         self._store.put(
-            APPROVAL, approval.id, asdict(approval), ttl=self._lifetime + _GRACE, owner=approval.id_nat
+            APPROVAL,
+            approval.id,
+            asdict(approval),
+            ttl=self._lifetime + _GRACE,
+            owner=approval.id_nat,
         )

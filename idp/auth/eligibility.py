@@ -23,7 +23,20 @@ STUDENT_CATEGORY = "E"
 # midwifery students (esante.gouv.fr e-CPS FAQ).
 INTERNE_PROFESSIONS = frozenset({"10", "21", "40"})
 MIDWIFE = "50"
-DOM_DEPARTMENTS = ("971", "972", "973", "974", "975", "976", "977", "978", "984", "986", "987", "988")
+DOM_DEPARTMENTS = (
+    "971",
+    "972",
+    "973",
+    "974",
+    "975",
+    "976",
+    "977",
+    "978",
+    "984",
+    "986",
+    "987",
+    "988",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +77,16 @@ def check_ecps_login(
             "outside_perimeter",
             "Les étudiants ne sont pas dans le périmètre de Pro Santé Connect, à "
             "l'exception des internes (médecine, pharmacie, odontologie) et des étudiants "
-            "sages-femmes." if settings.interns_in_perimeter else
-            "Les étudiants, internes compris, ne sont pas dans le périmètre de "
+            "sages-femmes."
+            if settings.interns_in_perimeter
+            else "Les étudiants, internes compris, ne sont pas dans le périmètre de "
             "Pro Santé Connect.",
         )
     if not identity.ecps_activated:
-        return Refusal("ecps_not_activated", "Votre e-CPS n'est pas activée. " +
-                       activation_advice(practitioner, identity))
+        return Refusal(
+            "ecps_not_activated",
+            "Votre e-CPS n'est pas activée. " + activation_advice(practitioner, identity),
+        )
     return None
 
 

@@ -65,9 +65,7 @@ def complete(svc: Services, login: Login, practitioner: Practitioner, auth_mode:
     except OAuth2Error as error:  # the client changed since (e.g. a redirect URI removed)
         return _invalid_request_page(error)
     auth = open_session(svc, practitioner, auth_mode)
-    return svc.server.create_authorization_response(
-        request=resumed, grant_user=auth, grant=grant
-    )
+    return svc.server.create_authorization_response(request=resumed, grant_user=auth, grant=grant)
 
 
 def cancel(svc: Services, login: Login) -> Response:

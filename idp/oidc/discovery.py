@@ -14,14 +14,42 @@ from idp.settings import Settings
 OIDC_PATH = "/protocol/openid-connect"
 
 SCOPES_SUPPORTED = (
-    "openid", "microprofile-jwt", "rpps", "referentiel", "web-origins", "basic", "identity",
-    "acr", "offline_access", "eidas1", "profile", "roles", "email", "scope_all", "phone",
-    "interop", "scope_1", "address", "scope_2", "eidas2",
-)  # fmt: skip
+    "openid",
+    "microprofile-jwt",
+    "rpps",
+    "referentiel",
+    "web-origins",
+    "basic",
+    "identity",
+    "acr",
+    "offline_access",
+    "eidas1",
+    "profile",
+    "roles",
+    "email",
+    "scope_all",
+    "phone",
+    "interop",
+    "scope_1",
+    "address",
+    "scope_2",
+    "eidas2",
+)
 _SIGNING_ALGS = (
-    "PS384", "ES384", "RS384", "HS256", "HS512", "ES256", "RS256", "HS384", "ES512",
-    "PS256", "PS512", "RS512", "EdDSA",
-)  # fmt: skip
+    "PS384",
+    "ES384",
+    "RS384",
+    "HS256",
+    "HS512",
+    "ES256",
+    "RS256",
+    "HS384",
+    "ES512",
+    "PS256",
+    "PS512",
+    "RS512",
+    "EdDSA",
+)
 _ENC_ALGS = ("RSA-OAEP", "RSA-OAEP-256", "RSA1_5")
 _ENC_ENCS = ("A256GCM", "A192GCM", "A128GCM", "A128CBC-HS256", "A192CBC-HS384", "A256CBC-HS512")
 
@@ -53,22 +81,38 @@ def psc_document(settings: Settings) -> dict[str, Any]:
     mtls_aliases = {
         name: urls[name]
         for name in (
-            "token_endpoint", "revocation_endpoint", "introspection_endpoint",
-            "device_authorization_endpoint", "registration_endpoint", "userinfo_endpoint",
-            "pushed_authorization_request_endpoint", "backchannel_authentication_endpoint",
+            "token_endpoint",
+            "revocation_endpoint",
+            "introspection_endpoint",
+            "device_authorization_endpoint",
+            "registration_endpoint",
+            "userinfo_endpoint",
+            "pushed_authorization_request_endpoint",
+            "backchannel_authentication_endpoint",
         )
-    }  # fmt: skip
+    }
     return {
         **urls,
         "grant_types_supported": [
-            "authorization_code", "implicit", "refresh_token", "password", "client_credentials",
-            "urn:openid:params:grant-type:ciba", "urn:ietf:params:oauth:grant-type:device_code",
-        ],  # fmt: skip
+            "authorization_code",
+            "implicit",
+            "refresh_token",
+            "password",
+            "client_credentials",
+            "urn:openid:params:grant-type:ciba",
+            "urn:ietf:params:oauth:grant-type:device_code",
+        ],
         "acr_values_supported": ["0", "0"],
         "response_types_supported": [
-            "code", "none", "id_token", "token", "id_token token", "code id_token",
-            "code token", "code id_token token",
-        ],  # fmt: skip
+            "code",
+            "none",
+            "id_token",
+            "token",
+            "id_token token",
+            "code id_token",
+            "code token",
+            "code id_token token",
+        ],
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": list(_SIGNING_ALGS),
         "id_token_encryption_alg_values_supported": list(_ENC_ALGS),
@@ -78,25 +122,45 @@ def psc_document(settings: Settings) -> dict[str, Any]:
         "request_object_encryption_alg_values_supported": list(_ENC_ALGS),
         "request_object_encryption_enc_values_supported": list(_ENC_ENCS),
         "response_modes_supported": [
-            "query", "fragment", "form_post", "query.jwt", "fragment.jwt", "form_post.jwt", "jwt",
-        ],  # fmt: skip
+            "query",
+            "fragment",
+            "form_post",
+            "query.jwt",
+            "fragment.jwt",
+            "form_post.jwt",
+            "jwt",
+        ],
         "token_endpoint_auth_methods_supported": [
-            "private_key_jwt", "client_secret_basic", "client_secret_post", "tls_client_auth",
+            "private_key_jwt",
+            "client_secret_basic",
+            "client_secret_post",
+            "tls_client_auth",
             "client_secret_jwt",
-        ],  # fmt: skip
+        ],
         "token_endpoint_auth_signing_alg_values_supported": list(_SIGNING_ALGS),
         "introspection_endpoint_auth_methods_supported": [
-            "private_key_jwt", "client_secret_basic", "client_secret_post", "tls_client_auth",
+            "private_key_jwt",
+            "client_secret_basic",
+            "client_secret_post",
+            "tls_client_auth",
             "client_secret_jwt",
-        ],  # fmt: skip
+        ],
         "introspection_endpoint_auth_signing_alg_values_supported": list(_SIGNING_ALGS),
         "authorization_signing_alg_values_supported": list(_SIGNING_ALGS),
         "authorization_encryption_alg_values_supported": list(_ENC_ALGS),
         "authorization_encryption_enc_values_supported": list(_ENC_ENCS),
         "claims_supported": [
-            "aud", "sub", "iss", "auth_time", "name", "given_name", "family_name",
-            "preferred_username", "email", "acr",
-        ],  # fmt: skip
+            "aud",
+            "sub",
+            "iss",
+            "auth_time",
+            "name",
+            "given_name",
+            "family_name",
+            "preferred_username",
+            "email",
+            "acr",
+        ],
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": True,
         "scopes_supported": list(SCOPES_SUPPORTED),
@@ -106,9 +170,12 @@ def psc_document(settings: Settings) -> dict[str, Any]:
         "code_challenge_methods_supported": ["plain", "S256"],
         "tls_client_certificate_bound_access_tokens": True,
         "revocation_endpoint_auth_methods_supported": [
-            "private_key_jwt", "client_secret_basic", "client_secret_post", "tls_client_auth",
+            "private_key_jwt",
+            "client_secret_basic",
+            "client_secret_post",
+            "tls_client_auth",
             "client_secret_jwt",
-        ],  # fmt: skip
+        ],
         "revocation_endpoint_auth_signing_alg_values_supported": list(_SIGNING_ALGS),
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
@@ -116,8 +183,16 @@ def psc_document(settings: Settings) -> dict[str, Any]:
         "frontchannel_logout_session_supported": True,
         "backchannel_token_delivery_modes_supported": ["poll", "ping"],
         "backchannel_authentication_request_signing_alg_values_supported": [
-            "PS384", "ES384", "RS384", "ES256", "RS256", "ES512", "PS256", "PS512", "RS512",
-        ],  # fmt: skip
+            "PS384",
+            "ES384",
+            "RS384",
+            "ES256",
+            "RS256",
+            "ES512",
+            "PS256",
+            "PS512",
+            "RS512",
+        ],
         "require_pushed_authorization_requests": False,
         "mtls_endpoint_aliases": mtls_aliases,
         "authorization_response_iss_parameter_supported": True,
@@ -127,8 +202,13 @@ def psc_document(settings: Settings) -> dict[str, Any]:
 def accurate_document(settings: Settings) -> dict[str, Any]:
     """Only what this mock really does, so a strict client sees no false promise."""
     urls = endpoints(settings)
-    implemented = ("issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint",
-                   "jwks_uri")  # fmt: skip
+    implemented = (
+        "issuer",
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+    )
     return {
         **{name: urls[name] for name in implemented},
         "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -139,10 +219,23 @@ def accurate_document(settings: Settings) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "acr_values_supported": ["eidas1"],
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "given_name",
-            "family_name", "preferred_username", "SubjectNameID", "authMode", "otherIds",
-            "SubjectRefPro", "SubjectRole",
-        ],  # fmt: skip
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "acr",
+            "nonce",
+            "given_name",
+            "family_name",
+            "preferred_username",
+            "SubjectNameID",
+            "authMode",
+            "otherIds",
+            "SubjectRefPro",
+            "SubjectRole",
+        ],
         "scopes_supported": ["openid", "scope_all"],
         "code_challenge_methods_supported": ["plain", "S256"],
         "claims_parameter_supported": False,
@@ -153,4 +246,6 @@ def accurate_document(settings: Settings) -> dict[str, Any]:
 
 
 def document(settings: Settings) -> dict[str, Any]:
-    return accurate_document(settings) if settings.discovery == "accurate" else psc_document(settings)
+    return (
+        accurate_document(settings) if settings.discovery == "accurate" else psc_document(settings)
+    )

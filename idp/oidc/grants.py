@@ -119,9 +119,7 @@ class AuthorizationCodeGrant(_PscGrant, grants.AuthorizationCodeGrant):
             code_challenge_method=data.get("code_challenge_method") or "",
             session_id=request.user.session_id,
         )
-        self.server.store.put(
-            CODE, code, asdict(issued), ttl=self.server.settings.code_lifetime
-        )
+        self.server.store.put(CODE, code, asdict(issued), ttl=self.server.settings.code_lifetime)
 
     def generate_authorization_code(self) -> str:
         return secrets.token_urlsafe(32)

@@ -6,8 +6,17 @@ The browser never holds state beyond the ``tab_id`` in the URL and an optional
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, make_response, redirect, render_template
-from flask import request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from idp.auth.ecps import APPROVED, DENIED, EXPIRED
 from idp.auth.eligibility import check_ecps_login
@@ -80,7 +89,9 @@ def submit() -> Response:
         typed, practitioner, identity, settings=svc.settings, now=svc.clock.now()
     )
     if refusal:
-        return _login_page(login, typed=typed, remembered=remember, error=refusal.message, status=400)
+        return _login_page(
+            login, typed=typed, remembered=remember, error=refusal.message, status=400
+        )
     approval = svc.approvals.request(identity, login.client_name)
     svc.logins.attach(login.tab_id, id_nat=typed, approval_id=approval.id)
     response = redirect(url_for("login.pending", tab_id=login.tab_id))
@@ -91,7 +102,11 @@ def submit() -> Response:
 def _remember(response: Response, id_nat: str, *, secure: bool) -> None:
     if id_nat:
         response.set_cookie(
-            REMEMBER_COOKIE, id_nat, max_age=365 * 86400, httponly=True, samesite="Lax",
+            REMEMBER_COOKIE,
+            id_nat,
+            max_age=365 * 86400,
+            httponly=True,
+            samesite="Lax",
             secure=secure,
         )
     else:

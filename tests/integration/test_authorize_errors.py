@@ -63,10 +63,20 @@ def test_missing_state_is_refused_without_state_in_the_answer(discovery, issuer)
 
 def test_lenient_mode_accepts_what_keycloak_tolerates(start_server):
     server = start_server(strict=False)
-    url = server.settings.effective_public_url + "/auth?" + urlencode({
-        **GOOD, "scope": "openid", "acr_values": "", "nonce": "", "state": "",
-        "login_hint": auto_medecin().id_nat,
-    })  # fmt: skip
+    url = (
+        server.settings.effective_public_url
+        + "/auth?"
+        + urlencode(
+            {
+                **GOOD,
+                "scope": "openid",
+                "acr_values": "",
+                "nonce": "",
+                "state": "",
+                "login_hint": auto_medecin().id_nat,
+            }
+        )
+    )
     callback = follow_to_callback(requests.Session(), url, GOOD["redirect_uri"])
     assert "code" in callback.params
 
@@ -130,7 +140,11 @@ def test_plain_pkce_is_accepted(discovery):
 def test_wrong_client_secret_is_401_invalid_client(discovery):
     response = requests.post(
         discovery["token_endpoint"],
-        data={"grant_type": "authorization_code", "code": "x", "redirect_uri": GOOD["redirect_uri"]},
+        data={
+            "grant_type": "authorization_code",
+            "code": "x",
+            "redirect_uri": GOOD["redirect_uri"],
+        },
         auth=("psc-mock-ci", "wrong"),
         timeout=5,
     )

@@ -21,8 +21,12 @@ def test_auto_identity_logs_in_without_a_page(discovery):
     assert token["not-before-policy"] == 0
     assert token["scope"] == "openid scope_all"
     assert list(token)[:5] == [
-        "access_token", "expires_in", "refresh_expires_in", "refresh_token", "token_type",
-    ]  # fmt: skip
+        "access_token",
+        "expires_in",
+        "refresh_expires_in",
+        "refresh_token",
+        "token_type",
+    ]
 
     id_token = rp.verify(token["id_token"], audience="psc-mock-ci")
     assert id_token["nonce"] == secrets["nonce"]

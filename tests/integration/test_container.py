@@ -84,15 +84,22 @@ def test_cmd_serves_bundled_fixtures_and_healthcheck_passes(installed, tmp_path)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if subprocess.run(healthcheck, env=env, cwd=tmp_path, capture_output=True).returncode == 0:
+            if (
+                subprocess.run(healthcheck, env=env, cwd=tmp_path, capture_output=True).returncode
+                == 0
+            ):
                 break
             time.sleep(0.2)
         else:
             pytest.fail("HEALTHCHECK never passed")
         location = subprocess.run(
             [installed / "bin/python", "-c", "import idp; print(idp.__file__)"],
-            env=env, cwd=tmp_path, capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert "site-packages" in location  # served from the wheel, not the source tree
     finally:
         server.send_signal(signal.SIGTERM)

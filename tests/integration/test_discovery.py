@@ -27,7 +27,9 @@ def test_psc_discovery_path_and_quirks(base_url, issuer):
 
 
 def test_native_keycloak_authorize_path_also_works(issuer):
-    response = requests.get(issuer + "/protocol/openid-connect/auth", allow_redirects=False, timeout=5)
+    response = requests.get(
+        issuer + "/protocol/openid-connect/auth", allow_redirects=False, timeout=5
+    )
     assert response.status_code == 400  # no client_id: the error page, but the path exists
     assert "Requête de connexion invalide" in response.text
 
@@ -38,14 +40,17 @@ def test_accurate_discovery_advertises_only_what_is_implemented(start_server):
         server.settings.issuer + "/.well-known/wallet-openid-configuration", timeout=5
     ).json()
     assert doc["token_endpoint_auth_methods_supported"] == [
-        "client_secret_basic", "client_secret_post",
-    ]  # fmt: skip
+        "client_secret_basic",
+        "client_secret_post",
+    ]
     assert doc["acr_values_supported"] == ["eidas1"]
     assert "backchannel_authentication_endpoint" not in doc
 
 
 def test_backchannel_url_for_server_to_server_endpoints(start_server):
-    server = start_server(public_url="http://localhost:8080", backchannel_url="http://psc-mock:8080")
+    server = start_server(
+        public_url="http://localhost:8080", backchannel_url="http://psc-mock:8080"
+    )
     port = server.port
     doc = requests.get(
         f"http://127.0.0.1:{port}{REALM}/.well-known/wallet-openid-configuration", timeout=5

@@ -101,7 +101,9 @@ def test_wrong_password_changes_nothing_wrong_code_refuses(discovery, base_url):
     code = browser.shown_code
     phone = Phone(base_url, practitioner.id_nat)
     wrong_password = phone.answer(password="nope", code=code)
-    assert wrong_password.status_code == 400 and "Mot de passe e-CPS incorrect" in text(wrong_password)
+    assert wrong_password.status_code == 400 and "Mot de passe e-CPS incorrect" in text(
+        wrong_password
+    )
     wrong = next(c for c in phone.pending_form()["radios"] if c != code)
     phone.answer(password=identity(practitioner.id_nat).ecps_password, code=wrong)
     refused = browser.http.get(browser.page.url, timeout=5)
@@ -119,7 +121,11 @@ def test_refusal_on_the_phone_and_cancel_back_to_the_client(discovery, base_url,
     refused = browser.http.get(browser.page.url, timeout=5)
     assert refused.status_code == 403 and "Vous avez refusé" in text(refused)
     cancel = next(url for url in re.findall(r'href="([^"]+)"', refused.text) if "cancel" in url)
-    callback = follow_to_callback(browser.http, urljoin(browser.page.url, cancel.replace("&amp;", "&")), browser.rp.redirect_uri)
+    callback = follow_to_callback(
+        browser.http,
+        urljoin(browser.page.url, cancel.replace("&amp;", "&")),
+        browser.rp.redirect_uri,
+    )
     assert callback.params["error"] == "access_denied"
     assert callback.params["state"] == browser.secrets["state"]
     assert callback.params["iss"] == issuer
@@ -183,8 +189,10 @@ def test_rpps_typed_without_its_leading_8(discovery):
 
 def test_student_outside_the_perimeter(discovery):
     student = person(
-        lambda p, _: all(e.code_categorie_professionnelle == "E" for e in p.exercices)
-        and not professions(p) & {"10", "21", "40", "50"}
+        lambda p, _: (
+            all(e.code_categorie_professionnelle == "E" for e in p.exercices)
+            and not professions(p) & {"10", "21", "40", "50"}
+        )
     )
     page = Browser(discovery).submit_id_nat(student.id_nat)
     assert page.status_code == 400 and "étudiants" in text(page)
@@ -192,8 +200,10 @@ def test_student_outside_the_perimeter(discovery):
 
 def test_interne_is_inside_by_default_outside_with_the_old_rule(discovery, start_server):
     interne = person(
-        lambda p, _: any(e.code_categorie_professionnelle == "E" and e.code_profession == "10"
-                         for e in p.exercices)  # fmt: skip
+        lambda p, _: any(
+            e.code_categorie_professionnelle == "E" and e.code_profession == "10"
+            for e in p.exercices
+        )
     )
     assert Browser(discovery).submit_id_nat(interne.id_nat).status_code in (200, 403)
     server = start_server(interns_in_perimeter=False)
@@ -207,7 +217,9 @@ def test_ecps_not_activated_says_how_to_activate(discovery):
     inactive = person(lambda p, i: not i.ecps_activated)
     page = Browser(discovery).submit_id_nat(inactive.id_nat)
     assert page.status_code == 400
-    assert "pas activée" in text(page) and "Activez-la" in text(page) or "Aucun moyen" in text(page)
+    assert ("pas activée" in text(page) and "Activez-la" in text(page)) or "Aucun moyen" in text(
+        page
+    )
 
 
 def test_person_not_yet_known_to_psc(discovery):

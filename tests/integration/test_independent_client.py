@@ -20,8 +20,11 @@ def test_openid_client_completes_code_flow_pkce_userinfo_refresh(base_url):
     id_nat = auto_medecin().id_nat
     result = subprocess.run(
         ["node", "code_flow.mjs", base_url, id_nat],
-        cwd=RP_NODE, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=RP_NODE,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout)
     assert outcome["claims"]["SubjectNameID"] == id_nat

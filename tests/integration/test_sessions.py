@@ -25,7 +25,7 @@ def test_refresh_token_expires_after_idle_lifetime(discovery, clock):
 def test_refresh_slides_with_use(discovery, clock):
     rp = RelyingParty(discovery)
     token, _ = rp.login_auto(auto_medecin().id_nat)
-    for _ in range(3):  # 3 × 20 min: beyond one idle lifetime, within the session
+    for _ in range(3):  # 3 x 20 min: beyond one idle lifetime, within the session
         clock.advance(1200)
         token = _refresh(rp, discovery, token["refresh_token"])
         assert token["refresh_expires_in"] == 1800
@@ -34,7 +34,7 @@ def test_refresh_slides_with_use(discovery, clock):
 def test_session_maximum_caps_refresh(discovery, clock):
     rp = RelyingParty(discovery)
     token, _ = rp.login_auto(auto_medecin().id_nat)
-    for _ in range(9):  # 9 × 25 min = 3 h 45: 15 min left in the 4 h session
+    for _ in range(9):  # 9 x 25 min = 3 h 45: 15 min left in the 4 h session
         clock.advance(1500)
         token = _refresh(rp, discovery, token["refresh_token"])
     assert 895 <= token["refresh_expires_in"] <= 900
@@ -47,7 +47,8 @@ def test_session_maximum_caps_refresh(discovery, clock):
 def test_refresh_token_of_another_client_is_refused(discovery):
     token, _ = RelyingParty(discovery).login_auto(auto_medecin().id_nat)
     demo = RelyingParty(
-        discovery, client=("psc-mock-demo", "psc-mock-demo-secret", "http://localhost:8000/callback")
+        discovery,
+        client=("psc-mock-demo", "psc-mock-demo-secret", "http://localhost:8000/callback"),
     )
     with pytest.raises(OAuthError) as error:
         _refresh(demo, discovery, token["refresh_token"])

@@ -35,14 +35,45 @@ PSC_USERINFO_SAMPLE = json.loads("""
 
 # §4.1 (id_token, 2022) and §4.2 (access token, 2023 + SubjectNameID, July 2023).
 PSC_ID_TOKEN_KEYS = [
-    "exp", "iat", "auth_time", "jti", "iss", "aud", "sub", "typ", "azp", "nonce",
-    "session_state", "at_hash", "sid", "authMode", "acr", "SubjectNameID",
-    "preferred_username", "given_name", "family_name",
-]  # fmt: skip
+    "exp",
+    "iat",
+    "auth_time",
+    "jti",
+    "iss",
+    "aud",
+    "sub",
+    "typ",
+    "azp",
+    "nonce",
+    "session_state",
+    "at_hash",
+    "sid",
+    "authMode",
+    "acr",
+    "SubjectNameID",
+    "preferred_username",
+    "given_name",
+    "family_name",
+]
 PSC_ACCESS_TOKEN_KEYS = [
-    "exp", "iat", "auth_time", "jti", "iss", "sub", "typ", "azp", "nonce", "session_state",
-    "acr", "scope", "sid", "authMode", "otherIds", "SubjectNameID", "preferred_username",
-]  # fmt: skip
+    "exp",
+    "iat",
+    "auth_time",
+    "jti",
+    "iss",
+    "sub",
+    "typ",
+    "azp",
+    "nonce",
+    "session_state",
+    "acr",
+    "scope",
+    "sid",
+    "authMode",
+    "otherIds",
+    "SubjectNameID",
+    "preferred_username",
+]
 
 SAMPLE_PERSON = Practitioner(
     id_nat="899700427885",
@@ -51,23 +82,34 @@ SAMPLE_PERSON = Practitioner(
     code_civilite="M",
     exercices=(
         Exercice(
-            code_profession="10", code_categorie_professionnelle="C",
-            code_civilite_exercice="DR", nom_exercice="DOC0042788", prenom_exercice="KIT",
-            code_type_savoir_faire="S", code_savoir_faire="SM26",
-            activites=(Activite(
-                code_mode_exercice="L", code_secteur_activite="SA07",
-                identifiant_technique_structure="R102671",
-                raison_sociale_site="CABINET M DOC0042788",
-                complement_destinataire="CABINET M DOC", numero_voie="1",
-                code_type_de_voie="R", libelle_voie="NOIR", bureau_cedex="75009 PARIS",
-                code_postal="75009", code_pays="99000",
-                ancien_identifiant_structure="499700427885006",
-                autorite_enregistrement="CNOM/CNOM/CNOM",
-            ),),
+            code_profession="10",
+            code_categorie_professionnelle="C",
+            code_civilite_exercice="DR",
+            nom_exercice="DOC0042788",
+            prenom_exercice="KIT",
+            code_type_savoir_faire="S",
+            code_savoir_faire="SM26",
+            activites=(
+                Activite(
+                    code_mode_exercice="L",
+                    code_secteur_activite="SA07",
+                    identifiant_technique_structure="R102671",
+                    raison_sociale_site="CABINET M DOC0042788",
+                    complement_destinataire="CABINET M DOC",
+                    numero_voie="1",
+                    code_type_de_voie="R",
+                    libelle_voie="NOIR",
+                    bureau_cedex="75009 PARIS",
+                    code_postal="75009",
+                    code_pays="99000",
+                    ancien_identifiant_structure="499700427885006",
+                    autorite_enregistrement="CNOM/CNOM/CNOM",
+                ),
+            ),
         ),
     ),
     autres_identifiants=(AutreIdentifiant("899700427885", "RPPS", 1),),
-)  # fmt: skip
+)
 AUTH = Authentication(SAMPLE_PERSON, "CARD", 1677509928, "f75fe973-session")
 CTX = TokenContext(
     issuer="https://mock/auth/realms/esante-wallet",
@@ -118,21 +160,27 @@ def test_sub_forms():
 
 def test_role_only_person_gets_role_codes_in_subject_role():
     aide_soignant = Practitioner(
-        id_nat="899700000000", type_identifiant="8", identifiant="99700000000",
+        id_nat="899700000000",
+        type_identifiant="8",
+        identifiant="99700000000",
         exercices=(Exercice(activites=(Activite(code_role="313", code_genre_activite="GENR11"),)),),
-    )  # fmt: skip
+    )
     assert claims.subject_roles(aide_soignant) == ["313^1.2.250.1.213.1.1.5.5"]
 
 
 def test_several_exercices_and_activities_all_reach_userinfo():
     two = Practitioner(
-        id_nat="899700000000", type_identifiant="8", identifiant="99700000000",
+        id_nat="899700000000",
+        type_identifiant="8",
+        identifiant="99700000000",
         exercices=(
-            Exercice(code_profession="10", activites=(Activite(code_mode_exercice="L"),
-                                                      Activite(code_mode_exercice="S"))),
+            Exercice(
+                code_profession="10",
+                activites=(Activite(code_mode_exercice="L"), Activite(code_mode_exercice="S")),
+            ),
             Exercice(code_profession="21", activites=()),
         ),
-    )  # fmt: skip
+    )
     info = claims.userinfo(Authentication(two, "MOBILE", 0, "s"), sub_format="uuid")
     exercices = info["SubjectRefPro"]["exercices"]
     assert [len(e["activities"]) for e in exercices] == [2, 0]

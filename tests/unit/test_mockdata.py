@@ -21,14 +21,18 @@ def test_bundled_fixtures_load():
 
 
 def test_identity_defaults_and_relative_registration(tmp_path):
-    path = _write(tmp_path, "credentials.yaml", """\
+    path = _write(
+        tmp_path,
+        "credentials.yaml",
+        """\
 identities:
   "899700100016":
     policy: auto
     registered: "-12h"
     cards:
       - {type: CPS, serial: "2800100016"}
-""")
+""",
+    )
     identity = load_identities(path, now=100_000)["899700100016"]
     assert identity.registered_at == 100_000 - 12 * 3600
     assert identity.ecps_activated and identity.ecps_password == "1234"
@@ -38,12 +42,23 @@ identities:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('identities:\n  "8997":\n    policy: always\n', ":3: identities.8997.policy: must be one of"),
+        (
+            'identities:\n  "8997":\n    policy: always\n',
+            ":3: identities.8997.policy: must be one of",
+        ),
         ('identities:\n  "8997":\n    colour: red\n', ":3: identities.8997.colour: unknown field"),
-        ('identities:\n  "8997":\n    ecps: {activated: "yes"}\n', "ecps.activated: expected true or false"),
-        ('identities:\n  "8997":\n    registered: "yesterday"\n', "registered: expected an ISO date-time"),
-        ('identities:\n  "8997":\n    cards:\n      - {type: CPS, serial: "1", pin: "12"}\n',
-         ":4: identities.8997.cards[0].pin: must be 4 digits"),
+        (
+            'identities:\n  "8997":\n    ecps: {activated: "yes"}\n',
+            "ecps.activated: expected true or false",
+        ),
+        (
+            'identities:\n  "8997":\n    registered: "yesterday"\n',
+            "registered: expected an ISO date-time",
+        ),
+        (
+            'identities:\n  "8997":\n    cards:\n      - {type: CPS, serial: "1", pin: "12"}\n',
+            ":4: identities.8997.cards[0].pin: must be 4 digits",
+        ),
         ('identities:\n  "8997":\n    cards:\n      - {serial: "1"}\n', "missing field 'type'"),
         ("identities: [\n", "not valid YAML"),
     ],
@@ -60,10 +75,16 @@ def test_identity_errors_name_file_line_and_field(tmp_path, text, message):
     ("text", "message"),
     [
         ("clients:\n  - client_id: a\n    client_secret: b\n", "missing field 'redirect_uris'"),
-        ("clients:\n  - {client_id: a, client_secret: b, redirect_uris: [x]}\n"
-         "  - {client_id: a, client_secret: c, redirect_uris: [y]}\n", ":3: clients[1].client_id: declared twice"),
-        ("clients:\n  - {client_id: a, client_secret: b, redirect_uris: [x], "
-         "token_endpoint_auth_methods: [private_key_jwt]}\n", "'private_key_jwt' is not one of"),
+        (
+            "clients:\n  - {client_id: a, client_secret: b, redirect_uris: [x]}\n"
+            "  - {client_id: a, client_secret: c, redirect_uris: [y]}\n",
+            ":3: clients[1].client_id: declared twice",
+        ),
+        (
+            "clients:\n  - {client_id: a, client_secret: b, redirect_uris: [x], "
+            "token_endpoint_auth_methods: [private_key_jwt]}\n",
+            "'private_key_jwt' is not one of",
+        ),
     ],
 )
 def test_client_errors(tmp_path, text, message):

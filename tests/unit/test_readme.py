@@ -45,8 +45,11 @@ def test_settings_table_is_generated_from_settings():
 def test_identity_table_is_generated_from_fixtures():
     listing = subprocess.run(
         [sys.executable, "-m", "idp", "directory", "list", "--markdown"],
-        capture_output=True, text=True, check=True, cwd=ROOT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     assert _block("identities") == listing.stdout.strip(), (
         "regenerate with: psc-mock directory list --markdown"
     )
