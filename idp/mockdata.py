@@ -74,6 +74,11 @@ class Client:
     name: str = ""
     post_logout_redirect_uris: tuple[str, ...] = ()
     auth_methods: tuple[str, ...] = AUTH_METHODS
+    ciba: bool = False  # CIBA (poll) is enabled per service at PSC
+    service_account: bool = False  # may use client_credentials (Keycloak service account)
+    introspection: bool = True  # may introspect any token of this issuer, as gateways do
+    backchannel_logout_uri: str = ""  # OIDC Back-Channel Logout 1.0 target, if any
+    userinfo_signed: bool = False  # userinfo as application/jwt instead of JSON
 
 
 @dataclass(frozen=True)
@@ -251,49 +256,48 @@ def _instant(reader: _Reader, node: yaml.Node, where: str, now: float) -> float:
     )
 
 
+_CLIENT_FLAGS = ("ciba", "service_account", "introspection")
+_CLIENT_TEXTS = ("name", "backchannel_logout_uri")
+_CLIENT_LISTS = ("redirect_uris", "post_logout_redirect_uris")
+
+
 def load_clients(path: Path) -> dict[str, Client]:
     reader = _Reader(path)
     top = reader.fields(reader.root, "top level", {"clients"})
     clients: dict[str, Client] = {}
-    names = {
-        "client_id",
-        "client_secret",
-        "name",
-        "redirect_uris",
-        "post_logout_redirect_uris",
-        "token_endpoint_auth_methods",
-    }
     for index, node in enumerate(reader.sequence(top.get("clients"), "clients")):
-        where = f"clients[{index}]"
-        items = reader.fields(node, where, names)
-        for required in ("client_id", "client_secret", "redirect_uris"):
-            if required not in items:
-                raise reader.fail(node, where, f"missing field '{required}'")
-        client_id = reader.text(items["client_id"], f"{where}.client_id")
-        if client_id in clients:
-            raise reader.fail(items["client_id"], f"{where}.client_id", "declared twice")
-        methods = (
-            reader.texts(
-                items["token_endpoint_auth_methods"], f"{where}.token_endpoint_auth_methods"
-            )
-            if "token_endpoint_auth_methods" in items
-            else AUTH_METHODS
-        )
+        client = _client(reader, node, f"clients[{index}]")
+        if client.client_id in clients:
+            raise reader.fail(node, f"clients[{index}].client_id", "declared twice")
+        clients[client.client_id] = client
+    return clients
+
+
+def _client(reader: _Reader, node: yaml.Node, where: str) -> Client:
+    names = {"client_id", "client_secret", "token_endpoint_auth_methods", "userinfo_signed"}
+    items = reader.fields(node, where, names | {*_CLIENT_FLAGS, *_CLIENT_TEXTS, *_CLIENT_LISTS})
+    for required in ("client_id", "client_secret", "redirect_uris"):
+        if required not in items:
+            raise reader.fail(node, where, f"missing field '{required}'")
+    values: dict[str, Any] = {
+        name: reader.text(items[name], f"{where}.{name}")
+        for name in ("client_id", "client_secret", *_CLIENT_TEXTS)
+        if name in items
+    }
+    for name in (*_CLIENT_FLAGS, "userinfo_signed"):
+        if name in items:
+            values[name] = reader.flag(items[name], f"{where}.{name}")
+    for name in _CLIENT_LISTS:
+        values[name] = reader.texts(items.get(name), f"{where}.{name}")
+    if "token_endpoint_auth_methods" in items:
+        field_name = f"{where}.token_endpoint_auth_methods"
+        methods = reader.texts(items["token_endpoint_auth_methods"], field_name)
         for method in methods:
             if method not in AUTH_METHODS:
                 raise reader.fail(
                     items["token_endpoint_auth_methods"],
-                    f"{where}.token_endpoint_auth_methods",
+                    field_name,
                     f"{method!r} is not one of {', '.join(AUTH_METHODS)}",
                 )
-        clients[client_id] = Client(
-            client_id=client_id,
-            client_secret=reader.text(items["client_secret"], f"{where}.client_secret"),
-            redirect_uris=reader.texts(items["redirect_uris"], f"{where}.redirect_uris"),
-            name=reader.text(items["name"], f"{where}.name") if "name" in items else "",
-            post_logout_redirect_uris=reader.texts(
-                items.get("post_logout_redirect_uris"), f"{where}.post_logout_redirect_uris"
-            ),
-            auth_methods=methods,
-        )
-    return clients
+        values["auth_methods"] = methods
+    return Client(**values)
