@@ -79,8 +79,24 @@ class Approvals:
             approval.status = APPROVED
         elif identity.policy == "deny":
             approval.status, approval.reason = DENIED, "policy"
+        self._supersede_pending(identity.id_nat)
         self._save(approval)
         return approval
+
+    def _supersede_pending(self, id_nat: str) -> None:
+        """The e-CPS app shows one request at a time: a new push replaces a pending one.
+        [INFERRED: no source describes two simultaneous pushes.]"""
+        for record in self._store.owned_by(APPROVAL, id_nat):
+            if record.value["status"] == PENDING:
+                self._store.update(
+                    APPROVAL,
+                    record.key,
+                    lambda value: (
+                        value.update(status=DENIED, reason="superseded")
+                        if value["status"] == PENDING
+                        else None
+                    ),
+                )
 
     def get(self, approval_id: str) -> Approval | None:
         record = self._store.get(APPROVAL, approval_id)

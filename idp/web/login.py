@@ -38,6 +38,10 @@ _DENIED_MESSAGES = {
         "page : la demande a été refusée par sécurité."
     ),
     "policy": "La demande de connexion a été refusée sur l'application e-CPS.",
+    "superseded": (
+        "Une demande de connexion plus récente a été envoyée à votre application e-CPS : "
+        "celle-ci a été annulée."
+    ),
 }
 
 

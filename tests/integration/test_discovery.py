@@ -81,3 +81,26 @@ def test_no_cors_as_psc(discovery):
         discovery["jwks_uri"], headers={"Origin": "https://evil.example"}, timeout=5
     )
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def _login_redirect(server, headers: dict) -> str:
+    query = (
+        "response_type=code&client_id=psc-mock-ci&redirect_uri=http://localhost:9999/callback"
+        "&scope=openid%20scope_all&acr_values=eidas1&state=s&nonce=n"
+    )
+    response = requests.get(
+        f"http://127.0.0.1:{server.port}/auth?{query}",
+        headers=headers,
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert response.status_code == 302
+    return response.headers["Location"]
+
+
+def test_forwarded_headers_only_from_trusted_proxies(start_server):
+    forwarded = {"X-Forwarded-Prefix": "/psc", "X-Forwarded-Host": "evil.example"}
+    untrusted = start_server()
+    assert _login_redirect(untrusted, forwarded).startswith("/auth/realms/")
+    trusted = start_server(trusted_proxies=["127.0.0.1"])
+    assert _login_redirect(trusted, forwarded).startswith("/psc/auth/realms/")

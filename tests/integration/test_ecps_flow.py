@@ -237,3 +237,19 @@ def test_login_page_csrf_token_is_required(discovery):
         timeout=5,
     )
     assert response.status_code == 400 and "Formulaire expiré" in text(response)
+
+
+def test_a_new_push_replaces_the_pending_one_on_the_phone(discovery, base_url):
+    practitioner = _manual_person()
+    first = Browser(discovery)
+    first.submit_id_nat(practitioner.id_nat)
+    second = Browser(discovery)
+    second.submit_id_nat(practitioner.id_nat)
+    phone_forms = forms(
+        Phone(base_url, practitioner.id_nat)
+        .http.get(f"{base_url}/phone/{practitioner.id_nat}", timeout=5)
+        .text
+    )
+    assert len(phone_forms) == 1 and second.shown_code in phone_forms[0]["radios"]
+    replaced = first.http.get(first.page.url, timeout=5)
+    assert replaced.status_code == 403 and "plus récente" in text(replaced)
