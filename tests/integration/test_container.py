@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -101,6 +102,10 @@ def test_cmd_serves_bundled_fixtures_and_healthcheck_passes(installed, tmp_path)
             check=True,
         ).stdout
         assert "site-packages" in location  # served from the wheel, not the source tree
+        base = f"http://127.0.0.1:{port}"
+        phone = requests.get(base + "/phone/", timeout=5)  # templates ship in the wheel
+        assert phone.status_code == 200 and "e-CPS" in phone.text
+        assert requests.get(base + "/static/psc.css", timeout=5).status_code == 200
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=10) == 0
