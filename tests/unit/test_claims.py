@@ -186,3 +186,40 @@ def test_several_exercices_and_activities_all_reach_userinfo():
     assert [len(e["activities"]) for e in exercices] == [2, 0]
     assert info["SubjectRole"] == ["10^1.2.250.1.213.1.1.5.5", "21^1.2.250.1.213.1.1.5.5"]
     assert info["Secteur_Activite"] == "" and info["SubjectOrganization"] == ""
+
+
+def _type_shape(value):
+    """The JSON type structure of a value: what a strict consumer's model depends on."""
+    if isinstance(value, dict):
+        return {key: _type_shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_type_shape(value[0])] if value else []
+    return type(value).__name__
+
+
+def test_every_fixture_person_has_the_sample_shape_key_by_key_type_by_type():
+    from idp.app import BUNDLED_FIXTURES
+    from idp.directory.index import Directory
+
+    sample_top = _type_shape({**PSC_USERINFO_SAMPLE, "email_verified": False})
+    sample_exercice = sample_top["SubjectRefPro"]["exercices"][0]
+    sample_activity = sample_exercice["activities"][0]
+    people = list(Directory.from_fixtures(BUNDLED_FIXTURES / "annuaire").all())
+    assert len(people) >= 40
+    for person in people:
+        info = claims.userinfo(Authentication(person, "MOBILE", 0, "s"), sub_format="legacy")
+        shape = _type_shape(info)
+        assert list(shape) == list(sample_top), person.id_nat
+        for key, kind in sample_top.items():
+            if key != "SubjectRefPro":
+                assert shape[key] == kind or shape[key] == [], (person.id_nat, key)
+        for exercice in info["SubjectRefPro"]["exercices"]:
+            exercice_shape = _type_shape(exercice)
+            assert set(exercice_shape) == set(sample_exercice), person.id_nat
+            for activity in exercice["activities"]:
+                assert _type_shape(activity) == sample_activity, person.id_nat
+        access = claims.access_token(
+            Authentication(person, "MOBILE", 0, "s"), CTX, lifetime=120, jti="j"
+        )
+        assert list(access) == PSC_ACCESS_TOKEN_KEYS
+        assert all(isinstance(other["qualite"], int) for other in access["otherIds"])
