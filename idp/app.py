@@ -82,10 +82,11 @@ def build_services(settings: Settings, clock: Clock) -> Services:
 
 def _register_blueprints(app: Flask) -> None:
     from idp.control import health
+    from idp.fhir import api as fhir
     from idp.oidc import endpoints
     from idp.web import login, phone
 
-    for module in (endpoints, login, phone, health):
+    for module in (endpoints, login, phone, health, fhir):
         app.register_blueprint(module.bp)
 
 

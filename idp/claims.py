@@ -211,3 +211,123 @@ def _exercice(exercice: Exercice) -> dict[str, Any]:
             for activite in exercice.activites
         ],
     }
+
+
+# --- introspection, service accounts, logout tokens, signed userinfo -------------------
+
+SERVICE_ACCOUNT_PREFIX = "service-account-"
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def introspection(token_claims: dict[str, Any]) -> dict[str, Any]:
+    """Introspection of an active access token, as PSC answers it (reference §4.3, 2021
+    and 2023 samples): the token's claims as they are (``SubjectNameID``, ``authMode``,
+    ``otherIds``…), then ``client_id``, ``username`` and ``active``."""
+    return {
+        **token_claims,
+        "client_id": token_claims.get("azp", ""),
+        "username": token_claims.get("preferred_username", ""),
+        "active": True,
+    }
+
+
+def refresh_introspection(
+    *,
+    issuer: str,
+    client_id: str,
+    scope: str,
+    nonce: str,
+    session_id: str,
+    id_nat: str,
+    sub_format: str,
+    issued_at: int,
+    expires_at: int,
+    jti: str,
+) -> dict[str, Any]:
+    """Introspection of an active refresh token: Keycloak's refresh token claims (``typ``
+    Refresh, ``aud`` the issuer) and no PSC claim: ANS says ``SubjectNameID`` comes only
+    when the access token is introspected."""
+    return {
+        "exp": expires_at,
+        "iat": issued_at,
+        "jti": jti,
+        "iss": issuer,
+        "aud": issuer,
+        "sub": subject(id_nat, sub_format),
+        "typ": "Refresh",
+        "azp": client_id,
+        "nonce": nonce,
+        "session_state": session_id,
+        "scope": scope,
+        "sid": session_id,
+        "client_id": client_id,
+        "username": id_nat,
+        "active": True,
+    }
+
+
+def service_account_username(client_id: str) -> str:
+    """Keycloak's name for the user behind a client's service account."""
+    return SERVICE_ACCOUNT_PREFIX + client_id
+
+
+def service_account_subject(client_id: str) -> str:
+    """A service account is a local Keycloak user: its ``sub`` is a UUID (stable here)."""
+    return str(uuid.uuid5(_SUB_NAMESPACE, service_account_username(client_id)))
+
+
+def service_account_access_token(ctx: TokenContext, *, lifetime: int, jti: str) -> dict:
+    """A client_credentials access token: Keycloak's service-account shape, no person
+    (no ``SubjectNameID``, ``authMode``, ``otherIds``, session or ``acr``)."""
+    return {
+        "exp": ctx.issued_at + lifetime,
+        "iat": ctx.issued_at,
+        "jti": jti,
+        "iss": ctx.issuer,
+        "sub": service_account_subject(ctx.client_id),
+        "typ": "Bearer",
+        "azp": ctx.client_id,
+        "scope": ctx.scope,
+        "preferred_username": service_account_username(ctx.client_id),
+        "client_id": ctx.client_id,
+    }
+
+
+def service_account_userinfo(client_id: str) -> dict[str, Any]:
+    """Userinfo for a service-account token, as Keycloak answers it."""
+    return {
+        "sub": service_account_subject(client_id),
+        "email_verified": False,
+        "preferred_username": service_account_username(client_id),
+    }
+
+
+def signed_userinfo(info: dict[str, Any], *, issuer: str, client_id: str) -> dict[str, Any]:
+    """Userinfo as a JWT (``application/jwt``): Keycloak adds ``iss`` and ``aud``."""
+    return {**info, "iss": issuer, "aud": client_id}
+
+
+def logout_token(
+    *,
+    issuer: str,
+    client_id: str,
+    id_nat: str,
+    sub_format: str,
+    session_id: str,
+    issued_at: int,
+    lifetime: int,
+    jti: str,
+) -> dict[str, Any]:
+    """OIDC Back-Channel Logout 1.0 §2.4 logout token, in Keycloak's order (``typ``
+    Logout); never a ``nonce``."""
+    return {
+        "iat": issued_at,
+        "exp": issued_at + lifetime,
+        "jti": jti,
+        "iss": issuer,
+        "aud": client_id,
+        "sub": subject(id_nat, sub_format),
+        "typ": "Logout",
+        "sid": session_id,
+        "events": {BACKCHANNEL_LOGOUT_EVENT: {}},
+    }

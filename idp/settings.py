@@ -84,9 +84,25 @@ class Settings:
         1800, "Refresh token idle lifetime, seconds, sliding with use (PSC: 1800)."
     )
     session_max: int = _setting(14400, "SSO session maximum, seconds (PSC: 4 h).")
+    session_idle: int = _setting(
+        1800,
+        "SSO session idle timeout, seconds (PSC: 30 min): a session with no login, SSO "
+        "reuse or refresh for that long ends.",
+    )
     code_lifetime: int = _setting(60, "Authorization code lifetime, seconds (Keycloak: 60).")
     approval_lifetime: int = _setting(
         120, "How long an e-CPS approval request waits on the phone, seconds."
+    )
+    ciba_expires_in: int = _setting(
+        120,
+        "Lifetime of a CIBA authentication request and of its push on the phone "
+        "(`expires_in` of the backchannel response), seconds (Keycloak's default, and "
+        "ANS's own mock: 120).",
+    )
+    ciba_interval: int = _setting(
+        5,
+        "Minimum seconds between two CIBA token polls (`interval`); a faster poll gets "
+        "`slow_down` and the interval grows by 5 s (Keycloak's default: 5).",
     )
     login_lifetime: int = _setting(
         1800, "How long a login page stays usable before the user must start again, seconds."
@@ -95,6 +111,21 @@ class Settings:
         172800,
         "Delay between registration in the RPPS and PSC knowing the person, seconds "
         "(48 h, seeds 000 and 002).",
+    )
+    fhir_path: str = _setting(
+        "/fhir/v2",
+        "Path of the Annuaire Santé FHIR API (`/fhir/v2`, as `gateway.api.esante.gouv.fr`). "
+        "Empty: no FHIR API.",
+    )
+    fhir_api_keys: list[str] = _setting(  # noqa: RUF009 - a field() with a factory
+        [],
+        "Keys the FHIR API accepts in the `ESANTE-API-KEY` header (comma-separated in the "
+        "environment); without one a request gets 401. Empty: no key needed.",
+    )
+    fhir_restricted: bool = _setting(
+        False,
+        "Serve the Annuaire's restricted-data profiles (`as-dr-*`: birth date, the order's "
+        "phone and e-mail) instead of the public ones (`as-dp-*`).",
     )
     threads: int = _setting(16, "Worker threads of the HTTP server.")
     log_level: str = _setting("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))

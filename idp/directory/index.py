@@ -4,8 +4,16 @@ The bundled fixtures load into an in-memory database at start-up; a national ext
 imported once into a file, which later starts only open it (DESIGN: "a national index is
 opened, not loaded"). Each person is one row holding the practitioner as compact JSON
 (:func:`to_json` / :func:`from_json`), plus facets, indexed rows (kind, code, idNat):
-profession, role, department, and every word of their names and idNat, so that a search
-is a few index lookups even among two million people.
+profession, role, department, qualifications, activity codes, every word of their names
+and idNat, and the structures they work at, so that a search is a few index lookups even
+among two million people.
+
+Structures (where activities take place) have no table of their own: they exist through
+the people who work there. Each activity gives a ``structure`` facet (the structure's
+key, :func:`structure_key`, and its legal entity's, :func:`legal_entity_key`) and facets
+whose code is ``<value>\x1f<structure key>`` (its identifiers, name words, codes), so that
+:meth:`Directory.structures` finds structures by identifier or name through the same
+index, and forgets a structure when its last member goes.
 
 One connection serves every thread, behind a lock: lookups are by primary key and take
 microseconds, so serialising them costs less than a connection per thread would.
@@ -36,7 +44,7 @@ from idp.directory.loaders import (
 )
 from idp.directory.model import Activite, AutreIdentifiant, Exercice, Practitioner
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: qualification, activity-code, civility and structure facets
 _SCHEMA = """
 CREATE TABLE practitioner (
     id_nat TEXT PRIMARY KEY,
@@ -58,6 +66,30 @@ _AFTER_PREFIX = "\U0010ffff"  # prefix <= word < prefix + this: words that start
 _NEXT_PAGE = "SELECT id_nat, data FROM practitioner WHERE id_nat > ? ORDER BY id_nat LIMIT ?"
 _COMMIT_EVERY = 10_000
 _WORD = re.compile(r"[^\W_]+")
+_SEPARATOR = "\x1f"  # between a value and its structure key, in structure facets' codes
+
+IDNAT = "idnat"  # a Match kind: the idNat itself rather than a facet
+STRUCTURE = "structure"  # code: a structure key; one row per person working there
+STRUCTURE_ID = "structure-id"  # code: "<identifier>\x1f<key>"
+STRUCTURE_WORD = "structure-word"  # code: "<word of its name or sign>\x1f<key>"
+STRUCTURE_CODE = "structure-code"  # code: "<secteur d'activité, or EG / EJ>\x1f<key>"
+LEGAL_ENTITY = "EJ"  # entité juridique: a legal entity, or a cabinet known by its rang
+GEOGRAPHICAL_ENTITY = "EG"  # entité géographique: a site (FINESS or SIRET)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One indexed condition of :meth:`Directory.find` / :meth:`Directory.structures`.
+
+    ``kind`` is a facet kind (or :data:`IDNAT`, the idNat itself); ``code`` matches the
+    facet's code exactly, or every code that starts with it when ``prefix`` is set. For the
+    structure facets (``structure-id``, ``structure-word``, ``structure-code``), ``code`` is
+    the value alone: the structure key that follows it in the index is not part of it.
+    """
+
+    kind: str
+    code: str
+    prefix: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +204,94 @@ class Directory:
         with self._lock:
             rows = self._db.execute(query, [*parameters, limit]).fetchall()
         return [from_json(data) for (data,) in rows]
+
+    def find(
+        self,
+        where: Iterable[Iterable[Match]] = (),
+        *,
+        exclude: Iterable[str] = (),
+        after: str = "",
+        before: str = "",
+        limit: int = 50,
+    ) -> list[Practitioner]:
+        """People, by idNat, for whom every group of ``where`` has a matching condition.
+
+        Each group is an OR of :class:`Match` (an empty group matches nobody); people whose
+        idNat is in ``exclude`` are left out. This is the search by structure too: a
+        ``Match(STRUCTURE, key)`` group keeps the people with an activity there. Paging is
+        by key: ``after`` gives the first ``limit`` people after that idNat, ``before`` the
+        last ``limit`` people before it (still in ascending order).
+        """
+        if after and before:
+            raise ValueError("after or before, not both")
+        conditions, parameters = _person_conditions(where)
+        excluded = list(exclude)
+        if excluded:
+            conditions.append("id_nat NOT IN (SELECT value FROM json_each(?))")
+            parameters.append(json.dumps(excluded))
+        if after:
+            conditions.append("id_nat > ?")
+            parameters.append(after)
+        if before:
+            conditions.append("id_nat < ?")
+            parameters.append(before)
+        where_sql = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        order = "DESC" if before else "ASC"
+        query = f"SELECT data FROM practitioner {where_sql} ORDER BY id_nat {order} LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(query, [*parameters, limit]).fetchall()
+        people = [from_json(data) for (data,) in rows]
+        return people[::-1] if before else people
+
+    def structures(
+        self,
+        where: Iterable[Iterable[Match]] = (),
+        *,
+        after: str = "",
+        before: str = "",
+        limit: int = 50,
+    ) -> list[str]:
+        """Keys of the structures (see :func:`structure_key`) matching every group of
+        ``where``, in key order, paged as :meth:`find` pages people.
+
+        Conditions are on the structure facets: ``Match(STRUCTURE_ID, "35B000017")`` keeps
+        the structures with that identifier, ``Match(STRUCTURE_WORD, "chu", prefix=True)``
+        those with a word of their name starting with "chu", ``Match(STRUCTURE, key)`` one
+        structure.
+        """
+        if after and before:
+            raise ValueError("after or before, not both")
+        conditions: list[str] = ["kind = ?"]
+        parameters: list[Any] = [STRUCTURE]
+        for group in where:
+            alternatives = []
+            for match in group:
+                if match.kind == STRUCTURE:
+                    alternatives.append("code = ?")
+                    parameters.append(match.code)
+                    continue
+                low, high = _prefix_range(match.code if match.prefix else match.code + _SEPARATOR)
+                alternatives.append(
+                    "code IN (SELECT substr(code, instr(code, char(31)) + 1) FROM facet "
+                    "WHERE kind = ? AND code >= ? AND code < ?)"
+                )
+                parameters += [match.kind, low, high]
+            conditions.append(f"({' OR '.join(alternatives)})" if alternatives else "0")
+        if after:
+            conditions.append("code > ?")
+            parameters.append(after)
+        if before:
+            conditions.append("code < ?")
+            parameters.append(before)
+        order = "DESC" if before else "ASC"
+        query = (
+            f"SELECT DISTINCT code FROM facet WHERE {' AND '.join(conditions)} "
+            f"ORDER BY code {order} LIMIT ?"
+        )
+        with self._lock:
+            rows = self._db.execute(query, [*parameters, limit]).fetchall()
+        keys = [code for (code,) in rows]
+        return keys[::-1] if before else keys
 
     def all(self) -> Iterator[Practitioner]:
         """Everyone, by idNat, a page at a time (the lock is not held between pages)."""
@@ -329,15 +449,150 @@ def _field_defaults(cls: type) -> tuple[tuple[str, Any], ...]:
     return tuple((field.name, field.default) for field in fields(cls))
 
 
+def structure_key(activite: Activite) -> str:
+    """The key of the structure an activity takes place at: its ``Identifiant technique de
+    la structure``, else its national structure identifier (``Ancien identifiant de la
+    structure``, e.g. ``1`` + FINESS); ``""`` when the activity names no structure."""
+    key = activite.identifiant_technique_structure or activite.ancien_identifiant_structure
+    return key if _is_key(key) else ""
+
+
+def legal_entity_key(activite: Activite) -> str:
+    """The key of the legal entity (entité juridique) of the activity's structure, when the
+    file gives its FINESS EJ: ``EJ`` + FINESS EJ; ``""`` otherwise."""
+    finess = activite.numero_finess_etablissement_juridique
+    return LEGAL_ENTITY + finess if finess and _is_key(finess) else ""
+
+
+def structure_kind(activite: Activite) -> str:
+    """:data:`GEOGRAPHICAL_ENTITY` for a site (it has a FINESS or a SIRET), else
+    :data:`LEGAL_ENTITY`: a cabinet known only by its RPPS/ADELI rang is registered as an
+    entité juridique (the Annuaire's own example ``pp19dp-organization-ej-cab``)."""
+    if activite.numero_finess_site or activite.numero_siret_site:
+        return GEOGRAPHICAL_ENTITY
+    return LEGAL_ENTITY
+
+
+def structure_identifiers(activite: Activite) -> list[str]:
+    """Every identifier of the activity's structure the file gives, in the file's order."""
+    values = (
+        activite.identifiant_technique_structure,
+        activite.ancien_identifiant_structure,
+        activite.numero_finess_site,
+        activite.numero_siret_site,
+        activite.numero_siren_site,
+    )
+    return list(dict.fromkeys(value for value in values if value))
+
+
 def _facets(practitioner: Practitioner) -> set[tuple[str, str]]:
     facets = {("profession", e.code_profession) for e in practitioner.exercices}
+    for exercice in practitioner.exercices:
+        facets |= {
+            ("qualification", code)
+            for code in (
+                exercice.code_profession,
+                exercice.code_categorie_professionnelle,
+                exercice.code_type_savoir_faire,
+                exercice.code_savoir_faire,
+            )
+        }
+        facets.add(("civilite", _normalize(exercice.code_civilite_exercice)))
+    facets.add(("civilite", _normalize(practitioner.code_civilite)))
     for activite in practitioner.activites:
         facets |= {("role", activite.code_role), ("departement", departement(activite))}
+        facets |= {
+            ("activite-code", code)
+            for code in (
+                activite.code_mode_exercice,
+                activite.code_genre_activite,
+                activite.code_section_pharmacien,
+            )
+        }
+        facets |= _structure_facets(activite)
     names = [practitioner.id_nat, practitioner.nom, *practitioner.prenoms]
     for exercice in practitioner.exercices:
         names += [exercice.nom_exercice, exercice.prenom_exercice]
     facets |= {("word", word) for word in _words(" ".join(names))}
     return {(kind, code) for kind, code in facets if code}
+
+
+def _structure_facets(activite: Activite) -> set[tuple[str, str]]:
+    facets: set[tuple[str, str]] = set()
+    key = structure_key(activite)
+    if key:
+        facets.add((STRUCTURE, key))
+        names = f"{activite.raison_sociale_site} {activite.enseigne_commerciale_site}"
+        values = [
+            *((STRUCTURE_ID, value) for value in structure_identifiers(activite)),
+            *((STRUCTURE_WORD, word) for word in _words(names)),
+            (STRUCTURE_CODE, activite.code_secteur_activite),
+            (STRUCTURE_CODE, structure_kind(activite)),
+        ]
+        facets |= {(kind, value + _SEPARATOR + key) for kind, value in values if _is_key(value)}
+    legal = legal_entity_key(activite)
+    if legal:
+        finess = activite.numero_finess_etablissement_juridique
+        facets.add((STRUCTURE, legal))
+        facets |= {
+            (STRUCTURE_ID, finess + _SEPARATOR + legal),
+            (STRUCTURE_ID, "1" + finess + _SEPARATOR + legal),
+            (STRUCTURE_CODE, LEGAL_ENTITY + _SEPARATOR + legal),
+        }
+    return facets
+
+
+def _is_key(value: str) -> bool:
+    """Whether a value can stand in a structure facet: non-empty, no separator, no space."""
+    return bool(value) and _SEPARATOR not in value and " " not in value
+
+
+def _person_conditions(where: Iterable[Iterable[Match]]) -> tuple[list[str], list[Any]]:
+    """SQL conditions on ``practitioner.id_nat`` for :meth:`Directory.find`'s groups."""
+    conditions: list[str] = []
+    parameters: list[Any] = []
+    for group in where:
+        alternatives: list[str] = []
+        id_nats: list[str] = []
+        for match in group:
+            if match.kind == IDNAT and not match.prefix:
+                id_nats.append(match.code)
+                continue
+            if match.kind == IDNAT:
+                low, high = _prefix_range(match.code)
+                alternatives.append("(id_nat >= ? AND id_nat < ?)")
+                parameters += [low, high]
+                continue
+            if match.prefix:
+                low, high = _prefix_range(match.code)
+                alternatives.append(f"id_nat IN ({_FACET} AND code >= ? AND code < ?)")
+                parameters += [match.kind, low, high]
+            else:
+                alternatives.append(f"id_nat IN ({_FACET} AND code = ?)")
+                parameters += [match.kind, match.code]
+        if len(id_nats) == 1:
+            alternatives.append("id_nat = ?")
+            parameters.append(id_nats[0])
+        elif id_nats:
+            alternatives.append("id_nat IN (SELECT value FROM json_each(?))")
+            parameters.append(json.dumps(id_nats))
+        conditions.append(f"({' OR '.join(alternatives)})" if alternatives else "0")
+    return conditions, parameters
+
+
+def _prefix_range(code: str) -> tuple[str, str]:
+    """The [low, high) range of the codes that start with ``code``."""
+    return code, code + _AFTER_PREFIX
+
+
+def words(text: str) -> list[str]:
+    """The words the index keeps of ``text`` (see :func:`_words`): match against these."""
+    return _words(text)
+
+
+def fold(text: str) -> str:
+    """``text`` as the index compares it: lowercase, accents removed."""
+    return _normalize(text)
 
 
 def _words(text: str) -> list[str]:

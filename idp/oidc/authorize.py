@@ -1,10 +1,11 @@
-"""The authorization endpoint's logic: validate, then either answer at once (a
-``login_hint`` whose policy is ``auto``) or park the request and send the browser to the
-login page; later, turn a proven identity into the redirect back to the client."""
+"""The authorization endpoint's logic: validate, then either answer at once (the
+browser's SSO session, or a ``login_hint`` whose policy is ``auto``) or park the request
+and send the browser to the login page; later, turn a proven identity into the redirect
+back to the client, with the SSO cookie."""
 
 from __future__ import annotations
 
-import time
+from urllib.parse import parse_qs, urlparse
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import AccessDeniedError
@@ -14,6 +15,7 @@ from idp.auth.eligibility import check_ecps_login
 from idp.claims import Authentication
 from idp.context import Services
 from idp.directory.model import Practitioner
+from idp.oidc import sso
 from idp.oidc.logins import Login
 from idp.oidc.server import ResumedRequest
 from idp.web.errors import error_page
@@ -21,20 +23,28 @@ from idp.web.errors import error_page
 
 def start(svc: Services) -> Response:
     server = svc.server
+    params = request.values.to_dict()
+    # The browser's SSO session, if this request may reuse it (prompt, max_age, hint).
+    session = sso.reusable_session(svc.sessions, params)
+    practitioner = svc.directory.get(session.id_nat) if session else None
+    end_user = sso.authentication(session, practitioner) if session and practitioner else None
     try:
-        grant = server.get_consent_grant(end_user=None)
+        # Authlib's prompt handling: prompt=none without end_user is login_required.
+        grant = server.get_consent_grant(end_user=end_user)
     except OAuth2Error as error:
         if error.redirect_uri:
             return server.handle_error_response(None, error)
         return _invalid_request_page(error)
-    params = request.values.to_dict()
+    if end_user is not None:  # SSO: no new login
+        svc.sessions.touch(end_user.session_id)
+        response = server.create_authorization_response(grant_user=end_user, grant=grant)
+        return _with_session_cookie(svc, response, end_user.session_id)
     client = server.query_client(params["client_id"]).client
     hint = params.get("login_hint", "")
     if hint and _auto_approves(svc, hint):
-        practitioner = svc.directory.get(hint)
-        return server.create_authorization_response(
-            grant_user=open_session(svc, practitioner, "MOBILE"), grant=grant
-        )
+        auth = open_session(svc, svc.directory.get(hint), "MOBILE")
+        response = server.create_authorization_response(grant_user=auth, grant=grant)
+        return _with_session_cookie(svc, response, auth.session_id)
     login = svc.logins.begin(params, client.name or client.client_id)
     return redirect(url_for("login.show", tab_id=login.tab_id))
 
@@ -52,9 +62,18 @@ def _auto_approves(svc: Services, id_nat: str) -> bool:
 
 
 def open_session(svc: Services, practitioner: Practitioner, auth_mode: str) -> Authentication:
-    auth_time = int(time.time())
-    session = svc.sessions.open(practitioner.id_nat, auth_mode, auth_time)
-    return Authentication(practitioner, auth_mode, auth_time, session.id)
+    """The person has just logged in in this browser: their SSO session (see :mod:`sso`)."""
+    session = sso.sign_in(svc.sessions, practitioner, auth_mode)
+    return sso.authentication(session, practitioner)
+
+
+def _with_session_cookie(svc: Services, response: Response, session_id: str) -> Response:
+    """The SSO cookie goes with a successful answer to the client, not with an error."""
+    session = svc.sessions.get(session_id)
+    query = parse_qs(urlparse(response.headers.get("Location", "")).query)
+    if session is not None and response.status_code == 302 and "code" in query:
+        sso.set_cookie(response, session, secure=svc.settings.issuer.startswith("https"))
+    return response
 
 
 def complete(svc: Services, login: Login, practitioner: Practitioner, auth_mode: str) -> Response:
@@ -65,7 +84,10 @@ def complete(svc: Services, login: Login, practitioner: Practitioner, auth_mode:
     except OAuth2Error as error:  # the client changed since (e.g. a redirect URI removed)
         return _invalid_request_page(error)
     auth = open_session(svc, practitioner, auth_mode)
-    return svc.server.create_authorization_response(request=resumed, grant_user=auth, grant=grant)
+    response = svc.server.create_authorization_response(
+        request=resumed, grant_user=auth, grant=grant
+    )
+    return _with_session_cookie(svc, response, auth.session_id)
 
 
 def cancel(svc: Services, login: Login) -> Response:

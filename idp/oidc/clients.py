@@ -9,6 +9,8 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from idp.mockdata import Client
 
 GRANT_TYPES = ("authorization_code", "refresh_token")
+CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba"
+CLIENT_CREDENTIALS = "client_credentials"
 
 
 class OAuthClient(ClientMixin):
@@ -42,5 +44,14 @@ class OAuthClient(ClientMixin):
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"
 
+    @property
+    def client_metadata(self) -> dict:
+        """What Authlib's end-session endpoint reads (RP-Initiated Logout §3)."""
+        return {"post_logout_redirect_uris": list(self.client.post_logout_redirect_uris)}
+
     def check_grant_type(self, grant_type: str) -> bool:
+        if grant_type == CLIENT_CREDENTIALS:
+            return self.client.service_account  # Keycloak's "service accounts" switch
+        if grant_type == CIBA_GRANT_TYPE:
+            return self.client.ciba  # enabled per service at PSC
         return grant_type in GRANT_TYPES

@@ -206,17 +206,29 @@ def accurate_document(settings: Settings) -> dict[str, Any]:
         "issuer",
         "authorization_endpoint",
         "token_endpoint",
+        "introspection_endpoint",
         "userinfo_endpoint",
+        "end_session_endpoint",
         "jwks_uri",
+        "revocation_endpoint",
     )
     return {
         **{name: urls[name] for name in implemented},
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "userinfo_signing_alg_values_supported": ["RS256"],
         "acr_values_supported": ["eidas1"],
         "claims_supported": [
             "sub",
@@ -227,6 +239,7 @@ def accurate_document(settings: Settings) -> dict[str, Any]:
             "auth_time",
             "acr",
             "nonce",
+            "sid",
             "given_name",
             "family_name",
             "preferred_username",
@@ -242,6 +255,9 @@ def accurate_document(settings: Settings) -> dict[str, Any]:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
     }
 
 

@@ -8,6 +8,9 @@ from idp import claims
 from idp.claims import Authentication
 from idp.context import services
 from idp.oidc import authorize as authorize_logic
+from idp.oidc import ciba
+from idp.oidc import logout as logout_logic
+from idp.oidc.bearer import NO_SESSION
 from idp.oidc.discovery import document
 from idp.settings import REALM_PATH
 
@@ -38,24 +41,59 @@ def token() -> Response:
     return services().server.create_token_response()
 
 
+@bp.post(OIDC_PATH + "/ext/ciba/auth")
+def ciba_authentication() -> Response:
+    """CIBA's backchannel authentication endpoint (poll mode only, as PSC)."""
+    return ciba.backchannel_authentication(services())
+
+
 @bp.route(OIDC_PATH + "/userinfo", methods=["GET", "POST"])
 def userinfo() -> Response:
-    """PSC's userinfo: JSON, every exercice and activity of the person."""
+    """PSC's userinfo: JSON, every exercice and activity of the person; a signed JWT
+    (``application/jwt``) for clients registered with ``userinfo_signed``."""
     svc = services()
     token = _bearer_token()
     if token is None:
         return _invalid_token("Missing bearer token", status=401, error="invalid_request")
-    token_claims = svc.keys.verify(token)
-    if token_claims is None or token_claims.get("typ") != "Bearer":
+    access = svc.server.inspector.access_token(token)
+    if access is None:
         return _invalid_token("Token verification failed")
-    if token_claims.get("exp", 0) <= svc.clock.now():  # the mock clock decides expiry
-        return _invalid_token("Token is not active")
-    session = svc.sessions.get(token_claims.get("sid", ""))
-    practitioner = svc.directory.get(token_claims.get("SubjectNameID", ""))
-    if session is None or practitioner is None:
-        return _invalid_token("User session not found or doesn't have client attached on it")
-    auth = Authentication(practitioner, session.auth_mode, session.auth_time, session.id)
-    return jsonify(claims.userinfo(auth, sub_format=svc.settings.sub_format))
+    if access.inactive_reason:
+        return _invalid_token(access.inactive_reason)
+    if access.is_service_account:
+        info = claims.service_account_userinfo(access.client_id)
+    else:
+        session = access.session
+        practitioner = svc.directory.get(access.claims.get("SubjectNameID", ""))
+        if session is None or practitioner is None:
+            return _invalid_token(NO_SESSION)
+        auth = Authentication(practitioner, session.auth_mode, session.auth_time, session.id)
+        info = claims.userinfo(auth, sub_format=svc.settings.sub_format)
+    client = svc.mockdata.clients.get(access.client_id)
+    if client is not None and client.userinfo_signed:
+        signed = claims.signed_userinfo(
+            info, issuer=svc.settings.issuer, client_id=client.client_id
+        )
+        return Response(svc.keys.sign(signed), content_type="application/jwt")
+    return jsonify(info)
+
+
+@bp.post(OIDC_PATH + "/token/introspect")
+def introspect() -> Response:
+    """RFC 7662, PSC's response fields (reference §4.3)."""
+    return services().server.create_endpoint_response("introspection")
+
+
+@bp.post(OIDC_PATH + "/revoke")
+def revoke() -> Response:
+    """RFC 7009, Keycloak's effects."""
+    return services().server.create_endpoint_response("revocation")
+
+
+@bp.route(OIDC_PATH + "/logout", methods=["GET", "POST"])
+def logout() -> Response:
+    """RP-initiated logout, then back-channel logout to the session's clients."""
+    return logout_logic.logout(services())
 
 
 def _bearer_token() -> str | None:

@@ -14,9 +14,13 @@ from flask import request as flask_request
 from idp.claims import Authentication
 from idp.directory.index import Directory
 from idp.mockdata import MockData
-from idp.oidc import grants
+from idp.oidc import ciba, grants
+from idp.oidc.bearer import TokenInspector
 from idp.oidc.clients import OAuthClient
 from idp.oidc.discovery import SCOPES_SUPPORTED
+from idp.oidc.introspection import PscIntrospectionEndpoint
+from idp.oidc.logout import PscEndSessionEndpoint
+from idp.oidc.revocation import PscRevocationEndpoint
 from idp.oidc.sessions import Sessions
 from idp.oidc.tokens import TokenIssuer
 from idp.settings import Settings
@@ -64,6 +68,12 @@ class PscAuthorizationServer(AuthorizationServer):
             [CodeChallenge(required=False), grants.OpenIDCodeExtension(require_nonce=False)],
         )
         self.register_grant(grants.RefreshTokenGrant, [grants.OpenIDRefreshExtension()])
+        self.register_grant(ciba.CibaGrant, [ciba.CibaIdToken()])
+        self.register_grant(grants.ClientCredentialsGrant)
+        self.inspector = TokenInspector(tokens.keys, sessions, store, settings)
+        self.register_endpoint(PscIntrospectionEndpoint)
+        self.register_endpoint(PscRevocationEndpoint)
+        self.register_endpoint(PscEndSessionEndpoint)
 
     def query_client(self, client_id: str) -> OAuthClient | None:
         client = self.mockdata.clients.get(client_id)

@@ -1,21 +1,33 @@
 """SSO sessions and the refresh tokens they own.
 
-A login opens a session. Its refresh tokens live ``refresh_token_lifetime`` seconds from
-their issue (sliding: each refresh issues a new one), never beyond the session maximum.
-When the session ends (logout, maximum reached), its refresh tokens stop working:
-Keycloak's "Session not active".
+A login opens a session. It lives at most ``session_max`` seconds, and ends sooner after
+``session_idle`` seconds without activity (a login, an SSO reuse, a refresh), as PSC's
+"cookie de session > 4 heures ou 30 min d'inactivité". Each client that receives tokens
+in a session is attached to it (Keycloak's client session), from a given second: an
+access token issued to a client before that second, or to a client no longer attached,
+no longer counts.
+
+Refresh tokens live ``refresh_token_lifetime`` seconds from their issue (sliding: each
+refresh issues a new one), never beyond the session's idle or maximum limits. When the
+session ends (logout, idle, maximum reached), its refresh tokens stop working: their
+records stay a while, so that a late refresh learns Keycloak's "Session not active"
+rather than an unknown token.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+import time
+import uuid
+from dataclasses import dataclass, field, fields
 
 from idp.settings import Settings
 from idp.store import Store
 
 SESSION = "session"
 REFRESH = "refresh"
+# How long a refresh token's record outlives the token, to say why it no longer works.
+_TOMBSTONE = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +35,12 @@ class Session:
     id: str
     id_nat: str
     auth_mode: str
-    auth_time: int
-    started_at: float
+    auth_time: int  # real time, as tokens carry it
+    started_at: float  # mock clock
+    last_active: float = 0.0  # mock clock: the idle timeout counts from here
+    authenticated_at: float = 0.0  # mock clock: ``max_age`` counts from here
+    browser_key: str = ""  # the secret half of the SSO cookie
+    clients: dict[str, int] = field(default_factory=dict)  # client_id -> attached (real s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +52,18 @@ class RefreshGrant:
     scope: str
     nonce: str
     session_id: str
+    jti: str = ""
+    issued_at: int = 0  # real time, as an introspection response shows it
+    deadline: float = 0.0  # mock clock: the token works until then
 
     def check_client(self, client) -> bool:
         return client.get_client_id() == self.client_id
 
     def get_scope(self) -> str:
         return self.scope
+
+    def is_expired_at(self, now: float) -> bool:
+        return now >= self.deadline
 
 
 class Sessions:
@@ -50,51 +72,112 @@ class Sessions:
         self._settings = settings
 
     def open(self, id_nat: str, auth_mode: str, auth_time: int) -> Session:
+        now = self._store.clock.now()
         session = Session(
             id=secrets.token_hex(16),
             id_nat=id_nat,
             auth_mode=auth_mode,
             auth_time=auth_time,
-            started_at=self._store.clock.now(),
+            started_at=now,
+            last_active=now,
+            authenticated_at=now,
+            browser_key=secrets.token_urlsafe(32),
         )
-        self._store.put(
-            SESSION,
-            session.id,
-            {
-                "id_nat": id_nat,
-                "auth_mode": auth_mode,
-                "auth_time": auth_time,
-                "started_at": session.started_at,
-            },
-            ttl=self._settings.session_max,
-            owner=id_nat,
-        )
+        value = {f.name: getattr(session, f.name) for f in fields(Session) if f.name != "id"}
+        self._store.put(SESSION, session.id, value, ttl=self._settings.session_max, owner=id_nat)
         return session
 
     def get(self, session_id: str) -> Session | None:
-        record = self._store.get(SESSION, session_id)
-        return Session(id=session_id, **record.value) if record else None
+        """The live session, or None if unknown, ended, past its maximum or idle."""
+        record = self._store.get(SESSION, session_id) if session_id else None
+        if record is None:
+            return None
+        session = Session(id=session_id, **record.value)
+        if session.last_active + self._settings.session_idle <= self._store.clock.now():
+            self.end(session_id)
+            return None
+        return session
 
-    def end(self, session_id: str) -> None:
-        self._store.delete(SESSION, session_id)
-        self._store.delete_owned_by(REFRESH, session_id)
+    def touch(self, session_id: str) -> None:
+        """Activity: the idle timeout starts again."""
+        now = self._store.clock.now()
+        self._store.update(SESSION, session_id, lambda value: value.update(last_active=now))
+
+    def reauthenticate(self, session_id: str, auth_mode: str, auth_time: int) -> None:
+        """The same person proved who they are again (``prompt=login``, ``max_age``)."""
+        now = self._store.clock.now()
+        self._store.update(
+            SESSION,
+            session_id,
+            lambda value: value.update(
+                auth_mode=auth_mode, auth_time=auth_time, authenticated_at=now, last_active=now
+            ),
+        )
+
+    def attach(self, session_id: str, client_id: str) -> None:
+        """The client takes part in the session from now on (if it did not already)."""
+
+        def change(value: dict) -> None:
+            value.setdefault("clients", {}).setdefault(client_id, int(time.time()))
+
+        self._store.update(SESSION, session_id, change)
+
+    def detach(self, session_id: str, client_id: str) -> bool:
+        """The client leaves the session (its refresh token was revoked): its refresh
+        tokens go, its access tokens stop counting. A session left without clients ends,
+        as Keycloak's. Returns whether the session ended."""
+        remaining: list[dict] = []
+
+        def change(value: dict) -> None:
+            value.setdefault("clients", {}).pop(client_id, None)
+            remaining.append(value["clients"])
+
+        for record in self._store.owned_by(REFRESH, session_id):
+            if record.value["client_id"] == client_id:
+                self._store.delete(REFRESH, record.key)
+        if self._store.update(SESSION, session_id, change) is None:
+            return False
+        if not remaining[0]:
+            self.end(session_id)
+            return True
+        return False
+
+    def end(self, session_id: str) -> Session | None:
+        """End the session; its refresh tokens die with it. Returns what ended, if live."""
+        record = self._store.take(SESSION, session_id)
+        return Session(id=session_id, **record.value) if record else None
 
     def refresh_lifetime(self, session: Session) -> int:
         """Seconds a refresh token issued now may live: sliding, capped by the session."""
         remaining = session.started_at + self._settings.session_max - self._store.clock.now()
-        return max(0, int(min(self._settings.refresh_token_lifetime, remaining)))
+        lifetime = min(self._settings.refresh_token_lifetime, self._settings.session_idle)
+        return max(0, int(min(lifetime, remaining)))
 
     def issue_refresh_token(self, session: Session, client_id: str, scope: str, nonce: str) -> str:
+        self.attach(session.id, client_id)
         token = secrets.token_urlsafe(48)
+        lifetime = self.refresh_lifetime(session)
         self._store.put(
             REFRESH,
             token,
-            {"client_id": client_id, "scope": scope, "nonce": nonce, "session_id": session.id},
-            ttl=self.refresh_lifetime(session),
+            {
+                "client_id": client_id,
+                "scope": scope,
+                "nonce": nonce,
+                "session_id": session.id,
+                "jti": str(uuid.uuid4()),
+                "issued_at": int(time.time()),
+                "deadline": self._store.clock.now() + lifetime,
+            },
+            ttl=lifetime + _TOMBSTONE,
             owner=session.id,
         )
         return token
 
     def find_refresh_token(self, token: str) -> RefreshGrant | None:
-        record = self._store.get(REFRESH, token)
+        """The refresh token's record, expired or not (see :meth:`RefreshGrant.is_expired_at`)."""
+        record = self._store.get(REFRESH, token) if token else None
         return RefreshGrant(token=token, **record.value) if record else None
+
+    def now(self) -> float:
+        return self._store.clock.now()

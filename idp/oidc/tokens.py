@@ -72,6 +72,23 @@ class TokenIssuer:
             "scope": scope,
         }
 
+    def service_token(self, client_id: str, scope: str) -> dict[str, Any]:
+        """client_credentials: an access token for the client's service account, no
+        refresh token (Keycloak's ``refresh_expires_in`` 0), no id_token."""
+        ctx = self.context(client_id, scope, "")
+        lifetime = self.settings.access_token_lifetime
+        access_claims = claims.service_account_access_token(
+            ctx, lifetime=lifetime, jti=str(uuid.uuid4())
+        )
+        return {
+            "access_token": self.keys.sign(access_claims),
+            "expires_in": lifetime,
+            "refresh_expires_in": 0,
+            "token_type": "Bearer",
+            "not-before-policy": 0,
+            "scope": scope,
+        }
+
     def id_token(self, token: dict[str, Any], auth: Authentication, client_id: str, nonce: str):
         ctx = self.context(client_id, token["scope"], nonce)
         id_claims = claims.id_token(

@@ -64,7 +64,8 @@ def test_keyboard_only_login(context, discovery):
     practitioner = _manual_person()
     page = context.new_page()
     page.goto(RelyingParty(discovery).authorization_url()[0])
-    page.keyboard.type(practitioner.id_nat)  # the identifier field has the focus
+    expect(page.get_by_label("Identifiant national")).to_be_focused()  # autofocus, no click
+    page.keyboard.type(practitioner.id_nat)
     page.keyboard.press("Enter")
     expect(page).to_have_url(PENDING_PAGE)
     assert page.locator(".code").is_visible()

@@ -13,7 +13,22 @@ from pathlib import Path
 import pytest
 
 from idp.directory.identifiers import IdNatError, luhn_key
-from idp.directory.index import Directory, departement, from_json, to_json
+from idp.directory.index import (
+    IDNAT,
+    LEGAL_ENTITY,
+    STRUCTURE,
+    STRUCTURE_CODE,
+    STRUCTURE_ID,
+    STRUCTURE_WORD,
+    Directory,
+    Match,
+    departement,
+    from_json,
+    legal_entity_key,
+    structure_key,
+    structure_kind,
+    to_json,
+)
 from idp.directory.loaders import DirectoryFileError, Issue
 from idp.directory.model import Activite, Exercice, Practitioner
 
@@ -245,3 +260,145 @@ def test_departement_prefers_its_column_then_the_postal_code(
 ) -> None:
     activite = Activite(code_departement=code_departement, code_postal=code_postal)
     assert departement(activite) == expected
+
+
+# find / structures: the query path of the FHIR API ---------------------------------------
+
+CHU = "F35B000017"  # the bundled fixtures' university hospital (FINESS 35B000017)
+
+
+def test_find_matches_every_group_and_any_match_of_a_group(fixtures: Directory) -> None:
+    both = [Match(IDNAT, "899700100045"), Match(IDNAT, "899700100011")]
+    assert ids(fixtures.find([both])) == ["899700100011", "899700100045"]
+    cardiologists = [Match("qualification", "SM04")]
+    assert ids(fixtures.find([both, cardiologists])) == ["899700100045"]
+    assert fixtures.find([[]]) == []  # an empty group matches nobody
+    assert ids(fixtures.find([both], exclude=["899700100011"])) == ["899700100045"]
+    word = [Match("word", "lefeb", prefix=True)]
+    assert ids(fixtures.find([word])) == ["899700100045"]
+
+
+def test_find_is_the_search_by_structure(fixtures: Directory) -> None:
+    at_chu = ids(fixtures.find([[Match(STRUCTURE, CHU)]], limit=100))
+    assert at_chu == sorted(at_chu) and len(at_chu) == 8
+    assert "899700100045" in at_chu  # the cardiologist's second activity
+    assert all(
+        any(structure_key(a) == CHU for a in fixtures.get(id_nat).activites) for id_nat in at_chu
+    )
+    legal = [Match(STRUCTURE, LEGAL_ENTITY + "35B000009")]  # the CHU's FINESS EJ
+    group = ids(fixtures.find([legal], limit=100))  # its sites: the CHU and its IFSI
+    assert group == sorted([*at_chu, "899700100383"])
+
+
+def test_find_pages_by_id_nat_both_ways(fixtures: Directory) -> None:
+    everyone = ids(fixtures.find(limit=1000))
+    assert everyone == sorted(everyone) == sorted(p.id_nat for p in fixtures.all())
+    assert ids(fixtures.find(after=everyone[9], limit=5)) == everyone[10:15]
+    assert ids(fixtures.find(before=everyone[10], limit=5)) == everyone[5:10]
+    assert ids(fixtures.find(before=everyone[2], limit=5)) == everyone[:2]
+    with pytest.raises(ValueError):
+        fixtures.find(after="a", before="b")
+
+
+def test_structures_are_found_by_identifier_name_and_code(fixtures: Directory) -> None:
+    assert fixtures.structures([[Match(STRUCTURE_ID, "35B000017")]]) == [CHU]  # FINESS
+    assert fixtures.structures([[Match(STRUCTURE_ID, "135B000017")]]) == [CHU]  # idNatSt
+    assert fixtures.structures([[Match(STRUCTURE_ID, CHU)]]) == [CHU]  # technical id
+    assert fixtures.structures([[Match(STRUCTURE_ID, "35B00001")]]) == []  # exact only
+    assert fixtures.structures([[Match(STRUCTURE_ID, "35B000009")]]) == ["EJ35B000009"]
+    assert CHU in fixtures.structures([[Match(STRUCTURE_WORD, "tille", prefix=True)]])
+    selas = fixtures.structures([[Match(STRUCTURE_ID, "999000037")]])  # one SIREN, 2 sites
+    assert selas == ["C99900003700112", "C99900003700294"]
+    cabinets = fixtures.structures([[Match(STRUCTURE_CODE, "SA07")], [Match(STRUCTURE_CODE, "EJ")]])
+    assert "R10100099000011" in cabinets and CHU not in cabinets
+
+
+def test_structures_page_by_key_and_forget_a_structure_with_its_last_member() -> None:
+    directory = Directory.from_fixtures(FIXTURES)
+    keys = directory.structures(limit=1000)
+    assert keys == sorted(set(keys)) and CHU in keys
+    assert directory.structures(after=keys[3], limit=2) == keys[4:6]
+    assert directory.structures(before=keys[3], limit=2) == keys[1:3]
+    dispatch = "F67B000010"  # centre de santé: two people work there
+    members = ids(directory.find([[Match(STRUCTURE, dispatch)]]))
+    assert len(members) == 2
+    directory.remove(members[0])
+    assert dispatch in directory.structures([[Match(STRUCTURE, dispatch)]])
+    directory.remove(members[1])
+    assert directory.structures([[Match(STRUCTURE, dispatch)]]) == []
+    assert directory.structures([[Match(STRUCTURE_ID, "67B000010")]]) == []
+
+
+def test_structure_keys_kinds_and_legal_entities() -> None:
+    site = Activite(
+        identifiant_technique_structure="F35B000017",
+        ancien_identifiant_structure="135B000017",
+        numero_finess_site="35B000017",
+        numero_finess_etablissement_juridique="35B000009",
+    )
+    cabinet = Activite(identifiant_technique_structure="R10100099000011")
+    assert (structure_key(site), structure_kind(site), legal_entity_key(site)) == (
+        "F35B000017",
+        "EG",
+        "EJ35B000009",
+    )
+    assert (structure_key(cabinet), structure_kind(cabinet), legal_entity_key(cabinet)) == (
+        "R10100099000011",
+        "EJ",
+        "",
+    )
+    assert structure_key(Activite(ancien_identifiant_structure="499700100011001")) == (
+        "499700100011001"
+    )
+    assert structure_key(Activite()) == ""
+
+
+def test_lookups_by_identifier_use_the_indexes(fixtures: Directory) -> None:
+    """EXPLAIN QUERY PLAN: no full scan of a table, whatever the index's size."""
+    statements: list[str] = []
+    fixtures._db.set_trace_callback(statements.append)
+    try:
+        fixtures.find([[Match(IDNAT, "899700100045")]])
+        fixtures.find([[Match(IDNAT, "899700100045"), Match(IDNAT, "899700100011")]])
+        fixtures.find([[Match(STRUCTURE, CHU)]])
+        fixtures.structures([[Match(STRUCTURE_ID, "35B000017")]])
+        fixtures.structures([[Match(STRUCTURE, CHU)]])
+    finally:
+        fixtures._db.set_trace_callback(None)
+    for statement in statements:
+        plan = " | ".join(row[3] for row in fixtures._db.execute("EXPLAIN QUERY PLAN " + statement))
+        assert "SCAN practitioner" not in plan and "SCAN facet" not in plan, (statement, plan)
+
+
+def test_a_large_index_answers_an_identifier_in_under_5_ms(tmp_path: Path) -> None:
+    directory = Directory.create(tmp_path / "large.sqlite")
+    people = []
+    for n in range(20_000):
+        person = practitioner(n, nom=f"NOM{n % 997}")
+        site = Activite(
+            identifiant_technique_structure=f"F{n % 3000:09d}",
+            numero_finess_site=f"{n % 3000:09d}",
+            raison_sociale_site=f"CENTRE {n % 3000}",
+        )
+        exercice = replace(person.exercices[0], activites=(site,))
+        people.append(replace(person, exercices=(exercice,)))
+    directory.put_many(people)
+    directory.close()
+    large = Directory.open(tmp_path / "large.sqlite")
+    target = people[12_345]
+    timings = {"person": [], "structure": [], "members": []}
+    for _ in range(5):
+        start = time.perf_counter()
+        assert ids(large.find([[Match(IDNAT, target.id_nat)]])) == [target.id_nat]
+        timings["person"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        assert large.structures([[Match(STRUCTURE_ID, f"{345:09d}")]]) == [f"F{345:09d}"]
+        timings["structure"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        assert len(large.find([[Match(STRUCTURE, f"F{345:09d}")]], limit=10)) == 7
+        timings["members"].append(time.perf_counter() - start)
+    assert {name: min(values) < 0.005 for name, values in timings.items()} == {
+        "person": True,
+        "structure": True,
+        "members": True,
+    }

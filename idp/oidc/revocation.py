@@ -1,0 +1,42 @@
+"""Token revocation (RFC 7009) at ``{issuer}/protocol/openid-connect/revoke``, on
+Authlib's endpoint, with Keycloak's effects and words.
+
+- A refresh token: its client leaves the session (Keycloak detaches the client session):
+  the client's refresh tokens stop working and its access tokens stop counting at
+  introspection and userinfo. A session left without any client ends.
+- An access token: refused from now on until it expires.
+- Another client's token: 400 ``invalid_request`` "Unmatching clients" (Keycloak).
+- A token the mock does not know (garbage, expired long ago, another issuer's): 200, as
+  RFC 7009 §2.2 says, so a client can always clean up.
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+
+from idp.oidc.grants import AUTH_METHODS
+
+
+class PscRevocationEndpoint(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = AUTH_METHODS
+
+    def check_params(self, request, client) -> None:
+        """``token`` is required; ``token_type_hint`` only orders the search, and an
+        unknown one is ignored (Keycloak does not refuse it; RFC 7662 §2.1 lets the
+        server search every type)."""
+        if "token" not in request.form:
+            raise InvalidRequestError("Token not provided")
+
+    def authenticate_token(self, request, client):
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        if token is not None and not token.check_client(client):
+            raise InvalidRequestError("Unmatching clients")
+        return token
+
+    def query_token(self, token_string: str, token_type_hint: str | None):
+        return self.server.inspector.find(token_string, token_type_hint)
+
+    def revoke_token(self, token, request) -> None:
+        self.server.inspector.revoke(token)
