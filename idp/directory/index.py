@@ -489,7 +489,7 @@ def _facets(practitioner: Practitioner) -> set[tuple[str, str]]:
     facets = {("profession", e.code_profession) for e in practitioner.exercices}
     for exercice in practitioner.exercices:
         facets |= {
-            ("qualification", code)
+            ("qualification", code.strip())
             for code in (
                 exercice.code_profession,
                 exercice.code_categorie_professionnelle,
@@ -502,7 +502,7 @@ def _facets(practitioner: Practitioner) -> set[tuple[str, str]]:
     for activite in practitioner.activites:
         facets |= {("role", activite.code_role), ("departement", departement(activite))}
         facets |= {
-            ("activite-code", code)
+            ("activite-code", code.strip())
             for code in (
                 activite.code_mode_exercice,
                 activite.code_genre_activite,
@@ -529,7 +529,11 @@ def _structure_facets(activite: Activite) -> set[tuple[str, str]]:
             (STRUCTURE_CODE, activite.code_secteur_activite),
             (STRUCTURE_CODE, structure_kind(activite)),
         ]
-        facets |= {(kind, value + _SEPARATOR + key) for kind, value in values if _is_key(value)}
+        facets |= {
+            (kind, value.strip() + _SEPARATOR + key)
+            for kind, value in values
+            if _is_key(value.strip())
+        }
     legal = legal_entity_key(activite)
     if legal:
         finess = activite.numero_finess_etablissement_juridique

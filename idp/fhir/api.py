@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException
 
 from idp.context import EXTENSION
 
@@ -50,6 +51,22 @@ def _check_api_key() -> Response | None:
         return None
     reason = "missing" if not given else "unknown"
     return outcome(401, "security", f"Unauthorized: {reason} API key (header {HEADER})", "error")
+
+
+@bp.errorhandler(Exception)
+def _error(error: Exception) -> Response:
+    """Even a failure answers FHIR: an OperationOutcome, never an HTML page."""
+    if isinstance(error, HTTPException):
+        return outcome(error.code or 500, "processing", error.description or error.name)
+    current_app.logger.exception("FHIR API: %s %s", request.method, request.full_path)
+    return outcome(500, "exception", f"Internal error ({type(error).__name__})")
+
+
+@bp.before_request
+def _check_accept() -> Response | None:
+    if _accepts_json():
+        return None
+    return outcome(406, "not-supported", "This server answers application/fhir+json only")
 
 
 @bp.route("/", methods=_ALL_METHODS)
@@ -99,7 +116,7 @@ def search_type(resource_type: str) -> Response:
     methods=_ALL_METHODS,
 )
 def search_post(resource_type: str) -> Response:
-    if request.method != "POST":
+    if request.method not in ("GET", "HEAD", "POST"):
         return _method_not_allowed()
     parameters = [*request.args.items(multi=True), *request.form.items(multi=True)]
     return _search(resource_type, parameters)
@@ -127,8 +144,6 @@ def read(resource_type: str, resource_id: str) -> Response:
 def _search(resource_type: str, parameters: list[tuple[str, str]]) -> Response:
     from idp.fhir import bundle, search
 
-    if not _accepts_json():
-        return outcome(406, "not-supported", "This server answers application/fhir+json only")
     try:
         query = search.parse(resource_type, parameters, mockdata=_services().mockdata)
         page = _engine().search(query)

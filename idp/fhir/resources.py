@@ -198,7 +198,7 @@ def structure_identifiers(structure: Structure) -> list[tuple[str, str, str]]:
 def shown_cards(identity: Identity) -> list[Card]:
     """The cards the Annuaire lists: not those in opposition (the public profile forbids
     their opposition date, and the fixtures do not record it)."""
-    return [card for card in identity.cards if card.status != "opposed"]
+    return [card for card in identity.cards if card.status != "opposed" and card.serial.strip()]
 
 
 class ResourceBuilder:
@@ -252,23 +252,16 @@ class ResourceBuilder:
     def _qualifications(self, practitioner: Practitioner) -> list[PractitionerQualification]:
         found: dict[tuple[str, ...], list[Coding]] = {}
         for exercice in practitioner.exercices:
-            profession = []
-            if exercice.code_profession:
-                table = _table_of(exercice.code_profession, PROFESSION_TABLES)
-                profession.append(_coding(table, exercice.code_profession))
-            if exercice.code_categorie_professionnelle:
-                profession.append(_coding("R09", exercice.code_categorie_professionnelle))
+            profession_code = _code(exercice.code_profession)
+            category = _code(exercice.code_categorie_professionnelle)
+            profession = _codings(
+                (_table_of(profession_code, PROFESSION_TABLES), profession_code),
+                ("R09", category),
+            )
             if profession:
-                key = (
-                    "exercicePro",
-                    exercice.code_profession,
-                    exercice.code_categorie_professionnelle,
-                )
-                found.setdefault(key, profession)
-            savoir_faire = []
-            kind, code = exercice.code_type_savoir_faire, exercice.code_savoir_faire
-            if kind:
-                savoir_faire.append(_coding("R04", kind))
+                found.setdefault(("exercicePro", profession_code, category), profession)
+            kind, code = _code(exercice.code_type_savoir_faire), _code(exercice.code_savoir_faire)
+            savoir_faire = _codings(("R04", kind))
             if code:
                 table = SAVOIR_FAIRE_TABLES.get(kind)
                 savoir_faire.append(
@@ -314,15 +307,16 @@ class ResourceBuilder:
         activite = situation.activite
         id_nat = situation.practitioner.id_nat
         organization = ids.organization_id(situation.structure) if situation.structure else None
-        codes = []
-        if activite.code_genre_activite:
-            codes.append(_concept("R22", activite.code_genre_activite))
-        if activite.code_mode_exercice:
-            codes.append(_concept("R23", activite.code_mode_exercice))
-        if activite.code_role:
-            codes.append(_concept(_table_of(activite.code_role, ROLE_TABLES), activite.code_role))
-        if activite.code_section_pharmacien:
-            codes.append(_concept("R06", activite.code_section_pharmacien))
+        role = _code(activite.code_role)
+        codes = [
+            CodeableConcept(coding=[coding])
+            for coding in _codings(
+                ("R22", _code(activite.code_genre_activite)),
+                ("R23", _code(activite.code_mode_exercice)),
+                (_table_of(role, ROLE_TABLES), role),
+                ("R06", _code(activite.code_section_pharmacien)),
+            )
+        ]
         return PractitionerRole(
             id=situation.id,
             meta=self._meta("practitionerrole", "fr-core-practitioner-role", id_nat),
@@ -350,12 +344,9 @@ class ResourceBuilder:
                 "organizationType", ORGANIZATION_TYPE, LEGAL if legal else GEOGRAPHICAL
             )
         ]
-        if not structure.legal_entity and activite.code_secteur_activite:
-            types.append(
-                _organization_type(
-                    "secteurActiviteRASS", table_system("R02"), activite.code_secteur_activite
-                )
-            )
+        sector = _code(activite.code_secteur_activite)
+        if not structure.legal_entity and sector:
+            types.append(_organization_type("secteurActiviteRASS", table_system("R02"), sector))
         part_of = None
         if not structure.legal_entity and legal_entity_key(activite):
             parent = ids.organization_id(legal_entity_key(activite))
@@ -418,12 +409,19 @@ def _label(table: str, code: str) -> str | None:
     return nomenclatures.label(table, code) or None
 
 
-def _coding(table: str, code: str) -> Coding:
-    return Coding(system=table_system(table), code=code, display=_label(table, code))
+def _code(value: str) -> str:
+    """A code as FHIR's ``code`` type allows it: no leading, trailing or double spaces
+    (extraction cells are not trimmed)."""
+    return " ".join(value.split())
 
 
-def _concept(table: str, code: str) -> CodeableConcept:
-    return CodeableConcept(coding=[_coding(table, code)])
+def _codings(*pairs: tuple[str, str]) -> list[Coding]:
+    """A coding per (table, code) whose code is not empty."""
+    return [
+        Coding(system=table_system(table), code=code, display=_label(table, code))
+        for table, code in pairs
+        if code
+    ]
 
 
 def _organization_type(slice_name: str, system: str, code: str) -> CodeableConcept:
@@ -493,14 +491,12 @@ def _address(activite: Activite) -> Address:
     city = activite.bureau_cedex
     if activite.code_postal and city.startswith(activite.code_postal + " "):
         city = city[len(activite.code_postal) + 1 :]
+    commune = _code(activite.code_commune)
     return Address(
         extension=[
-            Extension(
-                url=INSEE_CODE,
-                valueCoding=Coding(system=nos_system(COMMUNES), code=activite.code_commune),
-            )
+            Extension(url=INSEE_CODE, valueCoding=Coding(system=nos_system(COMMUNES), code=commune))
         ]
-        if activite.code_commune
+        if commune
         else None,
         use="work",
         type="both",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -243,3 +244,31 @@ def test_resources_are_the_r4b_models(directory, mockdata):
     assert isinstance(build.practitioner(person), Practitioner)
     assert isinstance(build.practitioner_role(situations(person)[0]), PractitionerRole)
     assert isinstance(build.organization(structure_of(person, "F35B000017")), Organization)
+
+
+def test_untrimmed_cells_still_give_valid_codes(directory, mockdata):
+    """Extraction cells are not trimmed: a code with stray spaces must not break a
+    resource (FHIR's ``code`` forbids them)."""
+    person = directory.get("899700100045")
+    exercice = person.exercices[0]
+    activite = replace(
+        exercice.activites[0],
+        code_role=" FON-02 ",
+        code_secteur_activite="SA08  ",
+        code_commune=" ",
+    )
+    messy = replace(
+        person,
+        exercices=(
+            replace(exercice, code_savoir_faire="SM04 ", activites=(activite,)),
+            *person.exercices[1:],
+        ),
+    )
+    build = builder(mockdata)
+    qualification = build.practitioner(messy).qualification
+    assert (R38, "SM04") in codings([q.code for q in qualification])
+    role = build.practitioner_role(situations(messy)[0])
+    assert (nos_system("TRE_R21-Fonction"), "FON-02") in codings(role.code)
+    site = build.organization(structure_of(messy, "C99900007800140"))
+    assert site.type[1].coding[0].code == "SA08"
+    assert site.address[0].extension is None
