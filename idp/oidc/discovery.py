@@ -211,10 +211,18 @@ def accurate_document(settings: Settings) -> dict[str, Any]:
         "end_session_endpoint",
         "jwks_uri",
         "revocation_endpoint",
+        "backchannel_authentication_endpoint",
     )
     return {
         **{name: urls[name] for name in implemented},
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:openid:params:grant-type:ciba",
+        ],
+        "backchannel_token_delivery_modes_supported": ["poll"],
+        "backchannel_user_code_parameter_supported": False,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "subject_types_supported": ["public"],

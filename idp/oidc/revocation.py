@@ -7,7 +7,7 @@ Authlib's endpoint, with Keycloak's effects and words.
 - An access token: refused from now on until it expires.
 - Another client's token: 400 ``invalid_request`` "Unmatching clients" (Keycloak).
 - A token the mock does not know (garbage, expired long ago, another issuer's): 200, as
-  RFC 7009 §2.2 says, so a client can always clean up.
+  RFC 7009 §2.2 says, so a client can always clean up. Success is an empty 200.
 """
 
 from __future__ import annotations
@@ -40,3 +40,8 @@ class PscRevocationEndpoint(RevocationEndpoint):
 
     def revoke_token(self, token, request) -> None:
         self.server.inspector.revoke(token)
+
+    def create_endpoint_response(self, request):
+        """Keycloak answers an empty 200 (RFC 7009 §2.2: the body is ignored)."""
+        status, _, _ = super().create_endpoint_response(request)
+        return status, "", [("Cache-Control", "no-store"), ("Pragma", "no-cache")]

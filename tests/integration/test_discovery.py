@@ -44,7 +44,9 @@ def test_accurate_discovery_advertises_only_what_is_implemented(start_server):
         "client_secret_post",
     ]
     assert doc["acr_values_supported"] == ["eidas1"]
-    assert "backchannel_authentication_endpoint" not in doc
+    assert doc["backchannel_token_delivery_modes_supported"] == ["poll"]  # PSC: poll only
+    assert "urn:openid:params:grant-type:ciba" in doc["grant_types_supported"]
+    assert "device_authorization_endpoint" not in doc
 
 
 def test_backchannel_url_for_server_to_server_endpoints(start_server):
