@@ -26,16 +26,20 @@ class ClientNotAllowedError(OAuth2Error):
     description = "Client not allowed."
 
 
-class PscIntrospectionEndpoint(IntrospectionEndpoint):
+class TokenParameter:
+    """What introspection and revocation share: client secrets, and a required ``token``.
+
+    ``token_type_hint`` only orders the search, and an unknown one is ignored (Keycloak
+    does not refuse it; RFC 7662 §2.1 lets the server search every type)."""
+
     CLIENT_AUTH_METHODS = AUTH_METHODS
 
     def check_params(self, request, client) -> None:
-        """``token`` is required; ``token_type_hint`` only orders the search, and an
-        unknown one is ignored (Keycloak does not refuse it; RFC 7662 §2.1 lets the
-        server search every type)."""
         if "token" not in request.form:
             raise InvalidRequestError("Token not provided")
 
+
+class PscIntrospectionEndpoint(TokenParameter, IntrospectionEndpoint):
     def authenticate_endpoint_client(self, request):
         client = super().authenticate_endpoint_client(request)
         if not client.client.introspection:

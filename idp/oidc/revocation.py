@@ -15,19 +15,10 @@ from __future__ import annotations
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 
-from idp.oidc.grants import AUTH_METHODS
+from idp.oidc.introspection import TokenParameter
 
 
-class PscRevocationEndpoint(RevocationEndpoint):
-    CLIENT_AUTH_METHODS = AUTH_METHODS
-
-    def check_params(self, request, client) -> None:
-        """``token`` is required; ``token_type_hint`` only orders the search, and an
-        unknown one is ignored (Keycloak does not refuse it; RFC 7662 §2.1 lets the
-        server search every type)."""
-        if "token" not in request.form:
-            raise InvalidRequestError("Token not provided")
-
+class PscRevocationEndpoint(TokenParameter, RevocationEndpoint):
     def authenticate_token(self, request, client):
         self.check_params(request, client)
         token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
