@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from idp.auth.card import Cards
 from idp.auth.ecps import Approvals
+from idp.card.pki import TestPki
 from idp.clock import Clock
 from idp.context import EXTENSION, Services
+from idp.control import tampering
+from idp.control.state import ControlState, scenario_overlay
 from idp.directory.index import Directory
 from idp.mockdata import MockData
 from idp.oidc.keys import KeySet
@@ -21,10 +27,11 @@ from idp.oidc.sessions import Sessions
 from idp.oidc.tokens import TokenIssuer
 from idp.settings import Settings
 from idp.store import Store
+from idp.web.security import content_security_policy
 
 BUNDLED_FIXTURES = Path(__file__).parent / "fixtures"
 _SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "Content-Security-Policy": content_security_policy(),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
@@ -53,10 +60,14 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(clock, data_dir / "state.sqlite3" if data_dir else None)
     directory = Directory.from_fixtures(fixtures / "annuaire")
-    mockdata = MockData.load(fixtures, now=clock.now())
+    # The control API's scenarios overlay the fixtures' identities (store: reset drops them).
+    mockdata = replace(MockData.load(fixtures, now=clock.now()), overlay=scenario_overlay(store))
     keys = KeySet.from_directory(fixtures / "keys")
+    keys.now = clock.now  # a rotated-out key leaves the JWKS on the mock clock
     sessions = Sessions(store, settings)
     tokens = TokenIssuer(keys, sessions, settings)
+    tokens.mockdata = mockdata
+    tokens.tampered_sign = partial(tampering.sign, store, keys)
     server = PscAuthorizationServer(
         settings=settings,
         store=store,
@@ -77,17 +88,30 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         approvals=Approvals(store, settings.approval_lifetime),
         logins=Logins(store, settings.login_lifetime),
         server=server,
+        control=ControlState.for_settings(settings),
+        cards=_cards(fixtures, store, directory, mockdata),
     )
 
 
+def _cards(fixtures: Path, store: Store, directory: Directory, mockdata: MockData) -> Cards | None:
+    """The card service, when the fixtures have a test PKI: authorities read once here."""
+    if not (fixtures / "pki" / "ca").is_dir():
+        return None
+    return Cards(TestPki.load(fixtures / "pki"), store, directory, mockdata)
+
+
 def _register_blueprints(app: Flask) -> None:
+    from idp.control import api as control
     from idp.control import health
+    from idp.control.hooks import install
     from idp.fhir import api as fhir
     from idp.oidc import endpoints
-    from idp.web import login, phone
+    from idp.web import card, login, phone
 
-    for module in (endpoints, login, phone, health, fhir):
+    for module in (endpoints, login, phone, health, fhir, card):
         app.register_blueprint(module.bp)
+    app.register_blueprint(control.bp)
+    install(app)  # injected faults, request log
 
 
 def _security_headers(response: Response) -> Response:

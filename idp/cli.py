@@ -56,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
     from idp.directory_cli import add_directory_commands
 
     add_directory_commands(commands)
+
+    from idp.ctl_cli import add_ctl_command, add_token_command
+
+    add_ctl_command(commands)
+    add_token_command(commands)
+
+    from idp.card_cli import add_card_commands
+
+    add_card_commands(commands)
     return parser
 
 
@@ -90,6 +99,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise CliError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
     server.stop_on_signals()
     print(_banner(server.settings), flush=True)
+    _print_admin_token(server)
     server.serve_forever()
     return 0
 
@@ -119,6 +129,15 @@ def _banner(settings: Settings) -> str:
     if settings.backchannel_url:
         lines.insert(2, f"  backchannel {settings.effective_backchannel_url}")
     return "\n".join(lines)
+
+
+def _print_admin_token(server) -> None:
+    """Listening off loopback with no PSC_MOCK_ADMIN_TOKEN: the generated one, once."""
+    from idp.context import EXTENSION
+
+    control = server.app.extensions[EXTENSION].control
+    if control.token_generated:
+        print(f"  control API token (PSC_MOCK_ADMIN_TOKEN)  {control.admin_token}", flush=True)
 
 
 def _settings(args: argparse.Namespace) -> int:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
 
+from idp.auth.card import Cards
 from idp.auth.ecps import Approvals
 from idp.clock import Clock
+from idp.control.state import ControlState
 from idp.directory.index import Directory
 from idp.mockdata import MockData
 from idp.oidc.keys import KeySet
@@ -34,6 +36,8 @@ class Services:
     approvals: Approvals
     logins: Logins
     server: PscAuthorizationServer
+    control: ControlState = field(default_factory=lambda: ControlState(admin_token=""))
+    cards: Cards | None = None  # None when the fixtures have no pki/ folder
 
 
 def services() -> Services:

@@ -8,7 +8,8 @@ name the file, the line and the field, and refuse the whole file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,17 @@ class Identity:
     ecps_password: str = DEFAULT_ECPS_PASSWORD
     order: OrderContact = field(default_factory=OrderContact)
     cards: tuple[Card, ...] = ()
+    delay: float = 0.0  # an ``auto`` policy approves this many seconds (mock clock) later
+    drop_claims: tuple[str, ...] = ()  # left out of tokens and userinfo
+    set_claims: dict[str, Any] = field(default_factory=dict, hash=False)  # added or replaced
+
+    def adjust_claims(self, claims: dict[str, Any]) -> dict[str, Any]:
+        """The claims as this identity's scenario changes them (tokens and userinfo)."""
+        if not self.drop_claims and not self.set_claims:
+            return claims
+        changed = {name: value for name, value in claims.items() if name not in self.drop_claims}
+        changed.update(self.set_claims)
+        return changed
 
     @classmethod
     def default(cls, id_nat: str) -> Identity:
@@ -85,9 +97,15 @@ class Client:
 class MockData:
     identities: dict[str, Identity]
     clients: dict[str, Client]
+    # The control API's scenarios: idNat -> field values overriding the fixtures' (kept in
+    # the store, so a reset drops them). See ``idp.control.scenarios``.
+    overlay: Callable[[str], dict[str, Any] | None] | None = field(default=None, compare=False)
 
     def identity(self, id_nat: str) -> Identity:
-        return self.identities.get(id_nat) or Identity.default(id_nat)
+        """The one accessor of an identity's mock-only facts: fixtures, then scenario."""
+        base = self.identities.get(id_nat) or Identity.default(id_nat)
+        values = self.overlay(id_nat) if self.overlay else None
+        return replace(base, **identity_values_from_json(values)) if values else base
 
     @classmethod
     def load(cls, fixtures: Path, *, now: float) -> MockData:
@@ -99,10 +117,11 @@ class MockData:
 class _Reader:
     """Walks a YAML document keeping line numbers, so errors can point at them."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, text: str | None = None) -> None:
         self.path = path
         try:
-            text = path.read_text(encoding="utf-8")
+            if text is None:
+                text = path.read_text(encoding="utf-8")
             self.root = yaml.compose(text)
         except FileNotFoundError as exc:
             raise MockDataError(f"{path}: file not found") from exc
@@ -110,6 +129,10 @@ class _Reader:
             raise MockDataError(f"{path}: not UTF-8 ({exc.reason})") from exc
         except yaml.YAMLError as exc:
             raise MockDataError(f"{path}: not valid YAML: {exc}") from exc
+
+    @classmethod
+    def from_text(cls, text: str, source: str) -> _Reader:
+        return cls(Path(source), text)
 
     def fail(self, node: yaml.Node | None, where: str, reason: str) -> MockDataError:
         line = f":{node.start_mark.line + 1}" if node is not None else ""
@@ -175,11 +198,47 @@ def load_identities(path: Path, *, now: float) -> dict[str, Identity]:
 
 
 def _identity(reader: _Reader, id_nat: str, node: yaml.Node, now: float) -> Identity:
+    return Identity(id_nat=id_nat, **_identity_values(reader, id_nat, node, now))
+
+
+def parse_scenario(text: str, id_nat: str, *, now: float, source: str) -> dict[str, Any]:
+    """Validate one identity's entry given as JSON (or YAML) text, with the rules of
+    ``credentials.yaml``: the fields it sets, JSON-ready (see :func:`identity_values_to_json`).
+    """
+    reader = _Reader.from_text(text, source)
+    return identity_values_to_json(_identity_values(reader, id_nat, reader.root, now))
+
+
+def identity_values_to_json(values: dict[str, Any]) -> dict[str, Any]:
+    result = dict(values)
+    if "order" in result:
+        result["order"] = asdict(result["order"])
+    if "cards" in result:
+        result["cards"] = [asdict(card) for card in result["cards"]]
+    if "drop_claims" in result:
+        result["drop_claims"] = list(result["drop_claims"])
+    return result
+
+
+def identity_values_from_json(values: dict[str, Any]) -> dict[str, Any]:
+    result = dict(values)
+    if "order" in result:
+        result["order"] = OrderContact(**result["order"])
+    if "cards" in result:
+        result["cards"] = tuple(Card(**card) for card in result["cards"])
+    if "drop_claims" in result:
+        result["drop_claims"] = tuple(result["drop_claims"])
+    return result
+
+
+def _identity_values(reader: _Reader, id_nat: str, node: yaml.Node, now: float) -> dict[str, Any]:
     where = f"identities.{id_nat}"
     items = reader.fields(
-        node, where, {"purpose", "policy", "registered", "ecps", "order", "cards"}
+        node,
+        where,
+        {"purpose", "policy", "delay", "claims", "registered", "ecps", "order", "cards"},
     )
-    values: dict[str, Any] = {"id_nat": id_nat}
+    values: dict[str, Any] = {}
     if "purpose" in items:
         values["purpose"] = reader.text(items["purpose"], f"{where}.purpose")
     if "policy" in items:
@@ -193,11 +252,26 @@ def _identity(reader: _Reader, id_nat: str, node: yaml.Node, now: float) -> Iden
         values["ecps_password"] = reader.text(ecps["password"], f"{where}.ecps.password")
     if "order" in items:
         values["order"] = _order(reader, items["order"], f"{where}.order")
-    cards = reader.sequence(items.get("cards"), f"{where}.cards")
-    values["cards"] = tuple(
-        _card(reader, card, f"{where}.cards[{i}]") for i, card in enumerate(cards)
-    )
-    return Identity(**values)
+    if "cards" in items:
+        cards = reader.sequence(items["cards"], f"{where}.cards")
+        values["cards"] = tuple(
+            _card(reader, card, f"{where}.cards[{i}]") for i, card in enumerate(cards)
+        )
+    if "delay" in items:
+        delay = reader.scalar(items["delay"], f"{where}.delay")
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
+            raise reader.fail(items["delay"], f"{where}.delay", "expected seconds (>= 0)")
+        values["delay"] = float(delay)
+    if "claims" in items:
+        changes = reader.fields(items["claims"], f"{where}.claims", {"drop", "set"})
+        if "drop" in changes:
+            values["drop_claims"] = reader.texts(changes["drop"], f"{where}.claims.drop")
+        if "set" in changes:
+            node_set = changes["set"]
+            if not isinstance(node_set, yaml.MappingNode):
+                raise reader.fail(node_set, f"{where}.claims.set", "expected a mapping")
+            values["set_claims"] = yaml.safe_load(yaml.serialize(node_set))
+    return values
 
 
 def _order(reader: _Reader, node: yaml.Node, where: str) -> OrderContact:

@@ -127,6 +127,17 @@ class Settings:
         "Serve the Annuaire's restricted-data profiles (`as-dr-*`: birth date, the order's "
         "phone and e-mail) instead of the public ones (`as-dp-*`).",
     )
+    admin_token: str = _setting(
+        "",
+        "Bearer token the control API (`/_mock/…`, health aside) requires from peers off "
+        "loopback. Empty: generated at start and printed when listening off loopback. "
+        "`none`: no token (throwaway CI containers only).",
+    )
+    key_retention: int = _setting(
+        86400,
+        "How long a signing key replaced by a rotation stays in the JWKS and still "
+        "verifies tokens, seconds (mock clock).",
+    )
     threads: int = _setting(16, "Worker threads of the HTTP server.")
     log_level: str = _setting("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 

@@ -37,8 +37,11 @@ class Approval:
     status: str = PENDING
     reason: str = ""  # why it was denied: refused, wrong_code, policy
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    approve_at: float | None = None  # an ``auto`` policy with a delay (control API scenario)
 
     def status_at(self, now: float) -> str:
+        if self.status == PENDING and self.approve_at is not None and now >= self.approve_at:
+            return APPROVED if self.approve_at < self.expires_at else EXPIRED
         if self.status == PENDING and now >= self.expires_at:
             return EXPIRED
         return self.status
@@ -75,7 +78,9 @@ class Approvals:
             client_name=client_name,
             expires_at=self._store.clock.now() + self._lifetime,
         )
-        if identity.policy == "auto":
+        if identity.policy == "auto" and identity.delay > 0:
+            approval.approve_at = self._store.clock.now() + identity.delay
+        elif identity.policy == "auto":
             approval.status = APPROVED
         elif identity.policy == "deny":
             approval.status, approval.reason = DENIED, "policy"

@@ -51,9 +51,9 @@ def start(svc: Services) -> Response:
 
 def _auto_approves(svc: Services, id_nat: str) -> bool:
     """A CI identity logs in with no page at all, if nothing would refuse it."""
-    identity = svc.mockdata.identities.get(id_nat)
+    identity = svc.mockdata.identity(id_nat)  # fixtures, then the control API's scenario
     practitioner = svc.directory.get(id_nat)
-    if identity is None or identity.policy != "auto" or practitioner is None:
+    if identity.policy != "auto" or identity.delay > 0 or practitioner is None:
         return False
     refusal = check_ecps_login(
         id_nat, practitioner, identity, settings=svc.settings, now=svc.clock.now()

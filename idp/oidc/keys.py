@@ -7,6 +7,9 @@ repository: tokens signed with them prove nothing outside a test.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,10 +38,14 @@ class SigningKey:
 class KeySet:
     """The keys the mock signs with; the first one is current."""
 
-    def __init__(self, keys: list[SigningKey]) -> None:
+    def __init__(self, keys: list[SigningKey], *, now: Callable[[], float] = time.time) -> None:
         if not keys:
             raise ValueError("a key set needs at least one key")
         self._keys = list(keys)
+        self._initial = list(keys)
+        self._retired: dict[str, float] = {}  # kid -> when it leaves the JWKS
+        self._lock = threading.Lock()
+        self.now = now  # the mock clock, which decides when a retired key goes
 
     @classmethod
     def from_directory(cls, directory: Path) -> KeySet:
@@ -51,8 +58,45 @@ class KeySet:
     def current(self) -> SigningKey:
         return self._keys[0]
 
+    def _live(self) -> list[SigningKey]:
+        """The current key and the retired ones still within their retention."""
+        now = self.now()
+        keys = list(self._keys)
+        return [key for key in keys if self._retired.get(key.kid, now + 1) > now]
+
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [key.public_jwk() for key in self._keys]}
+        return {"keys": [key.public_jwk() for key in self._live()]}
+
+    def rotate(self, retention: float, new: SigningKey | None = None) -> SigningKey:
+        """A new current key (a fresh RSA 2048 key unless given); the previous keys stay
+        published for ``retention`` seconds, then leave the JWKS and stop verifying."""
+        if new is None:
+            new = SigningKey(key := RSAKey.generate_key(2048, private=True), key.thumbprint())
+        with self._lock:
+            until = self.now() + retention
+            for key in self._keys:
+                self._retired.setdefault(key.kid, until)
+            self._retired.pop(new.kid, None)
+            self._keys = [new, *(key for key in self._keys if key.kid != new.kid)]
+        return new
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every key still published: kid, whether it signs, when it leaves the JWKS."""
+        current = self.current.kid
+        return [
+            {
+                "kid": key.kid,
+                "current": key.kid == current,
+                "retired_until": self._retired.get(key.kid),
+            }
+            for key in self._live()
+        ]
+
+    def reset(self) -> None:
+        """Back to the keys loaded at start."""
+        with self._lock:
+            self._keys = list(self._initial)
+            self._retired.clear()
 
     def sign(self, claims: dict[str, Any], *, typ: str = "JWT") -> str:
         key = self.current
@@ -61,7 +105,7 @@ class KeySet:
 
     def verify(self, token: str) -> dict[str, Any] | None:
         """The claims of a token signed by one of our keys, or None (bad or foreign)."""
-        for key in self._keys:
+        for key in self._live():
             try:
                 return dict(jwt.decode(token, key.key, algorithms=[ALGORITHM]).claims)
             except Exception:

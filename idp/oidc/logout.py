@@ -41,6 +41,7 @@ from idp import claims
 from idp.oidc import sso
 from idp.oidc.sessions import Session
 from idp.web.errors import error_page
+from idp.web.security import content_security_policy
 
 if TYPE_CHECKING:
     from idp.context import Services
@@ -153,10 +154,8 @@ def _confirmation_page(svc: Services, validated: EndSessionRequest, browser: Ses
     )
     response = make_response(html)
     if validated.redirect_uri:  # the form's answer redirects there: allow it
-        target = urlparse(validated.redirect_uri)
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; frame-ancestors 'none'; "
-            f"form-action 'self' {target.scheme}://{target.netloc}"
+        response.headers["Content-Security-Policy"] = content_security_policy(
+            validated.redirect_uri
         )
     return response
 

@@ -8,10 +8,12 @@ import base64
 import hashlib
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from idp import claims
 from idp.claims import Authentication, TokenContext
+from idp.mockdata import MockData
 from idp.oidc.keys import KeySet
 from idp.oidc.sessions import Sessions
 from idp.settings import Settings
@@ -37,10 +39,25 @@ def at_hash(access_token: str) -> str:
 
 
 class TokenIssuer:
+    # Set by the app factory: the identity's scenario may drop or change claims; the
+    # control API's token tampering signs (``sign(kind, claims)``) in the keys' place.
+    mockdata: MockData | None = None
+    tampered_sign: Callable[[str, dict[str, Any]], str] | None = None
+
     def __init__(self, keys: KeySet, sessions: Sessions, settings: Settings) -> None:
         self.keys = keys
         self.sessions = sessions
         self.settings = settings
+
+    def adjusted(self, auth: Authentication, token_claims: dict[str, Any]) -> dict[str, Any]:
+        if self.mockdata is None:
+            return token_claims
+        return self.mockdata.identity(auth.practitioner.id_nat).adjust_claims(token_claims)
+
+    def _sign(self, kind: str, token_claims: dict[str, Any]) -> str:
+        if self.tampered_sign is None:
+            return self.keys.sign(token_claims)
+        return self.tampered_sign(kind, token_claims)
 
     def context(self, client_id: str, scope: str, nonce: str) -> TokenContext:
         return TokenContext(
@@ -61,8 +78,9 @@ class TokenIssuer:
         ctx = self.context(client_id, scope, nonce)
         lifetime = self.settings.access_token_lifetime
         access_claims = claims.access_token(auth, ctx, lifetime=lifetime, jti=str(uuid.uuid4()))
+        access_claims = self.adjusted(auth, access_claims)
         return {
-            "access_token": self.keys.sign(access_claims),
+            "access_token": self._sign("access_token", access_claims),
             "expires_in": lifetime,
             "refresh_expires_in": self.sessions.refresh_lifetime(session),
             "refresh_token": self.sessions.issue_refresh_token(session, client_id, scope, nonce),
@@ -98,7 +116,7 @@ class TokenIssuer:
             jti=str(uuid.uuid4()),
             at_hash=at_hash(token["access_token"]),
         )
-        return self.keys.sign(id_claims)
+        return self._sign("id_token", self.adjusted(auth, id_claims))
 
 
 def in_keycloak_order(token: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,451 @@
+"""The control API under ``/_mock/`` (health aside): clock, scenarios, faults, request
+log, keys, runtime directory, reset. JSON in and out; guarded by :mod:`idp.control.guard`;
+described by ``/_mock/openapi.json``."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from idp.context import Services, services
+from idp.control import guard
+from idp.control.directory import PractitionerError, practitioner_from_json, practitioner_to_json
+from idp.control.hooks import FAULT, FAULT_ENDPOINTS
+from idp.control.state import SCENARIO
+from idp.mockdata import MockDataError, parse_scenario
+from idp.oidc.tokens import in_keycloak_order
+
+bp = Blueprint("control", __name__, url_prefix="/_mock")
+bp.before_request(guard.check)
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class BadRequest(Exception):
+    def __init__(self, description: str, status: int = 400, error: str = "invalid_request"):
+        super().__init__(description)
+        self.description, self.status, self.error = description, status, error
+
+
+@bp.errorhandler(BadRequest)
+def _bad_request(error: BadRequest) -> Response:
+    return guard.refuse(error.status, error.error, error.description)
+
+
+def _body() -> dict[str, Any]:
+    if not request.get_data():
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a text such as ``"90s"``, ``"30m"``, ``"4h"``, ``"1h30m"``,
+    ``"-10s"``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        sign = -1.0 if text.startswith("-") else 1.0
+        text = text.lstrip("+-")
+        parts = _DURATION.findall(text)
+        if text and "".join(number + unit for number, unit in parts) == text:
+            return sign * sum(float(number) * _UNITS[unit] for number, unit in parts)
+    raise BadRequest(f"not a duration: {value!r} (seconds, or e.g. '90s', '30m', '4h')")
+
+
+# --- clock ---------------------------------------------------------------------------
+
+
+def _clock_state(svc: Services) -> dict[str, Any]:
+    clock = svc.clock
+    now = clock.now()
+    frozen = getattr(clock, "_frozen_at", None) is not None
+    return {
+        "now": now,
+        "now_iso": datetime.fromtimestamp(now, UTC).isoformat(),
+        "frozen": frozen,
+        "offset": round(now - datetime.now(UTC).timestamp(), 3),
+    }
+
+
+@bp.get("/clock")
+def clock_show() -> Response:
+    return jsonify(_clock_state(services()))
+
+
+@bp.post("/clock")
+def clock_change() -> Response:
+    svc = services()
+    body = _body()
+    action = body.get("action")
+    if action == "freeze":
+        at = body.get("at")
+        if isinstance(at, str):
+            try:
+                parsed = datetime.fromisoformat(at.replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise BadRequest(f"'at' is not an ISO date-time: {at!r}") from exc
+            at = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+        elif at is not None and not isinstance(at, int | float):
+            raise BadRequest("'at' must be epoch seconds or an ISO date-time")
+        svc.clock.freeze(at)
+    elif action == "advance":
+        if "by" not in body:
+            raise BadRequest("'advance' needs 'by' (e.g. '90s', '30m', '4h', or seconds)")
+        svc.clock.advance(parse_duration(body["by"]))
+    elif action == "resume":
+        svc.clock.resume()
+    elif action == "reset":
+        svc.clock.reset()
+    else:
+        raise BadRequest("'action' must be one of freeze, advance, resume, reset")
+    return jsonify(_clock_state(svc))
+
+
+# --- scenarios -----------------------------------------------------------------------
+
+
+def _require_person(svc: Services, id_nat: str) -> None:
+    if svc.directory.get(id_nat) is None:
+        raise BadRequest(f"no professional {id_nat} in the directory", 404, "not_found")
+
+
+@bp.get("/scenarios")
+def scenarios_list() -> Response:
+    store = services().store
+    return jsonify(
+        {key: value for key, value in _all(store, SCENARIO)},
+    )
+
+
+@bp.get("/scenarios/<path:id_nat>")
+def scenario_show(id_nat: str) -> Response:
+    svc = services()
+    record = svc.store.get(SCENARIO, id_nat)
+    identity = svc.mockdata.identity(id_nat)
+    return jsonify(
+        id_nat=id_nat,
+        scenario=record.value if record else None,
+        effective={
+            "policy": identity.policy,
+            "delay": identity.delay,
+            "ecps": {"activated": identity.ecps_activated},
+            "claims": {"drop": list(identity.drop_claims), "set": identity.set_claims},
+        },
+    )
+
+
+@bp.put("/scenarios/<path:id_nat>")
+def scenario_set(id_nat: str) -> Response:
+    svc = services()
+    _require_person(svc, id_nat)
+    _body()  # a JSON object
+    try:
+        values = parse_scenario(
+            request.get_data(as_text=True) or "{}",
+            id_nat,
+            now=svc.clock.now(),
+            source="request body",
+        )
+    except MockDataError as exc:
+        raise BadRequest(str(exc)) from exc
+    svc.store.put(SCENARIO, id_nat, values, owner=SCENARIO)
+    return jsonify(id_nat=id_nat, scenario=values)
+
+
+@bp.delete("/scenarios/<path:id_nat>")
+def scenario_clear(id_nat: str) -> Response:
+    services().store.delete(SCENARIO, id_nat)
+    return Response(status=204)
+
+
+@bp.delete("/scenarios")
+def scenarios_clear() -> Response:
+    services().store.delete_owned_by(SCENARIO, SCENARIO)
+    return Response(status=204)
+
+
+def _all(store, kind: str) -> list[tuple[str, dict]]:
+    """Every live record of a kind (the store has no listing by kind: owner is the kind)."""
+    return [(record.key, record.value) for record in store.owned_by(kind, kind)]
+
+
+# --- faults --------------------------------------------------------------------------
+
+
+def _fault_endpoint(endpoint: str) -> str:
+    if endpoint not in FAULT_ENDPOINTS:
+        raise BadRequest(
+            f"unknown endpoint {endpoint!r} (one of {', '.join(FAULT_ENDPOINTS)})", 404, "not_found"
+        )
+    return endpoint
+
+
+@bp.get("/faults")
+def faults_list() -> Response:
+    return jsonify(dict(_all(services().store, FAULT)))
+
+
+@bp.put("/faults/<endpoint>")
+def fault_set(endpoint: str) -> Response:
+    endpoint = _fault_endpoint(endpoint)
+    body = _body()
+    known = {"status", "error", "error_description", "delay", "times"}
+    unknown = set(body) - known
+    if unknown:
+        raise BadRequest(
+            f"unknown field(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})"
+        )
+    fault: dict[str, Any] = {}
+    status = body.get("status")
+    if status is not None:
+        if not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 599:
+            raise BadRequest("'status' must be an HTTP status code (200-599)")
+        fault["status"] = status
+    for name in ("error", "error_description"):
+        if body.get(name) is not None:
+            if not isinstance(body[name], str):
+                raise BadRequest(f"'{name}' must be text")
+            fault[name] = body[name]
+    if body.get("delay") is not None:
+        delay = parse_duration(body["delay"])
+        if not 0 <= delay <= 120:
+            raise BadRequest("'delay' must be between 0 and 120 seconds")
+        fault["delay"] = delay
+    times = body.get("times")
+    if times is not None and (not isinstance(times, int) or isinstance(times, bool) or times < 1):
+        raise BadRequest("'times' must be a positive integer (absent: until cleared)")
+    fault["times"] = times
+    if not ({"status", "error", "delay"} & fault.keys()):
+        raise BadRequest("a fault needs at least one of status, error, delay")
+    services().store.put(FAULT, endpoint, fault, owner=FAULT)
+    return jsonify(endpoint=endpoint, fault=fault)
+
+
+@bp.delete("/faults/<endpoint>")
+def fault_clear(endpoint: str) -> Response:
+    services().store.delete(FAULT, _fault_endpoint(endpoint))
+    return Response(status=204)
+
+
+@bp.delete("/faults")
+def faults_clear() -> Response:
+    services().store.delete_owned_by(FAULT, FAULT)
+    return Response(status=204)
+
+
+# --- token tampering -----------------------------------------------------------------
+
+
+@bp.get("/tampering")
+def tampering_show() -> Response:
+    from idp.control.tampering import KEY, TAMPER
+
+    record = services().store.get(TAMPER, KEY)
+    return jsonify(record.value if record else None)
+
+
+@bp.put("/tampering")
+def tampering_set() -> Response:
+    from idp.control.tampering import KEY, TAMPER, validate
+
+    try:
+        spec = validate(_body())
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    services().store.put(TAMPER, KEY, spec)
+    return jsonify(spec)
+
+
+@bp.delete("/tampering")
+def tampering_clear() -> Response:
+    from idp.control.tampering import KEY, TAMPER
+
+    services().store.delete(TAMPER, KEY)
+    return Response(status=204)
+
+
+# --- tokens without a flow --------------------------------------------------------------
+
+
+@bp.post("/tokens")
+def tokens_issue() -> Response:
+    """A PSC-shaped token set for a professional, as a login would give (a real session,
+    refresh token included), optionally with claims set, dropped or tampered."""
+    from idp.claims import Authentication
+    from idp.control import tampering
+
+    svc = services()
+    body = _body()
+    id_nat = body.get("id_nat")
+    if not isinstance(id_nat, str) or not id_nat:
+        raise BadRequest("'id_nat' is required")
+    practitioner = svc.directory.get(id_nat)
+    if practitioner is None:
+        raise BadRequest(f"no professional {id_nat} in the directory", 404, "not_found")
+    client_id = body.get("client_id", "psc-mock-ci")
+    if client_id not in svc.mockdata.clients:
+        raise BadRequest(f"unknown client_id {client_id!r} (see clients.yaml)")
+    means = body.get("means", "MOBILE")
+    if means not in ("MOBILE", "CARD"):
+        raise BadRequest("'means' must be MOBILE or CARD")
+    scope = body.get("scope", "openid scope_all")
+    nonce = body.get("nonce", "")
+    if not isinstance(scope, str) or not isinstance(nonce, str):
+        raise BadRequest("'scope' and 'nonce' must be text")
+    spec = None
+    extra = {name: body[name] for name in ("change", "drop", "set", "tokens") if name in body}
+    if extra:
+        try:
+            spec = tampering.validate(extra)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from exc
+    if spec is not None:
+        tampering.use_for_this_request(spec)
+    session = svc.sessions.open(id_nat, means, int(time.time()))
+    svc.sessions.attach(session.id, client_id)
+    auth = Authentication(practitioner, means, session.auth_time, session.id)
+    token = svc.server.tokens.token_response(auth, client_id, scope, nonce)
+    if "openid" in scope.split():
+        token["id_token"] = svc.server.tokens.id_token(token, auth, client_id, nonce)
+    return jsonify(in_keycloak_order(token))
+
+
+# --- request log ---------------------------------------------------------------------
+
+_FILTERS = ("endpoint", "method", "client_id", "status", "path")
+
+
+def _filters() -> dict[str, str]:
+    return {name: request.args[name] for name in _FILTERS if request.args.get(name)}
+
+
+@bp.get("/requests")
+def requests_list() -> Response:
+    return jsonify(requests=services().control.requests.list(**_filters()))
+
+
+@bp.delete("/requests")
+def requests_clear() -> Response:
+    services().control.requests.clear()
+    return Response(status=204)
+
+
+@bp.get("/requests/next")
+def requests_next() -> Response:
+    raw = request.args.get("timeout", "5")
+    try:
+        timeout = float(raw)
+    except ValueError as exc:
+        raise BadRequest(f"'timeout' must be seconds, not {raw!r}") from exc
+    entry = services().control.requests.take(min(max(timeout, 0.0), 60.0), **_filters())
+    return jsonify(entry) if entry else Response(status=204)
+
+
+# --- keys ----------------------------------------------------------------------------
+
+
+@bp.get("/keys")
+def keys_list() -> Response:
+    svc = services()
+    return jsonify(keys=svc.keys.describe(), retention=svc.settings.key_retention)
+
+
+@bp.post("/keys/rotate")
+def keys_rotate() -> Response:
+    from idp.oidc.keys import SigningKey
+
+    svc = services()
+    body = _body()
+    retention = svc.settings.key_retention
+    if body.get("retention") is not None:
+        retention = parse_duration(body["retention"])
+    new = None
+    if body.get("pem"):
+        try:
+            new = SigningKey.from_pem(str(body["pem"]).encode())
+        except Exception as exc:
+            raise BadRequest(f"'pem' is not an RSA private key in PEM: {exc}") from exc
+        if not new.key.is_private:
+            raise BadRequest("'pem' must be a private key (the mock signs with it)")
+    key = svc.keys.rotate(retention, new)
+    return jsonify(kid=key.kid, keys=svc.keys.describe(), retention=retention)
+
+
+# --- runtime directory ---------------------------------------------------------------
+
+
+@bp.get("/directory/<path:id_nat>")
+def directory_show(id_nat: str) -> Response:
+    practitioner = services().directory.get(id_nat)
+    if practitioner is None:
+        raise BadRequest(f"no professional {id_nat} in the directory", 404, "not_found")
+    return jsonify(practitioner_to_json(practitioner))
+
+
+@bp.put("/directory/<path:id_nat>")
+def directory_put(id_nat: str) -> Response:
+    svc = services()
+    try:
+        practitioner = practitioner_from_json(_body(), id_nat)
+    except PractitionerError as exc:
+        raise BadRequest(str(exc)) from exc
+    with svc.control.lock:
+        known = svc.directory.get(id_nat)
+        svc.control.directory_undo.setdefault(id_nat, known)
+        svc.directory.put(practitioner)
+    response = jsonify(practitioner_to_json(practitioner))
+    response.status_code = 200 if known else 201
+    return response
+
+
+@bp.delete("/directory/<path:id_nat>")
+def directory_remove(id_nat: str) -> Response:
+    svc = services()
+    with svc.control.lock:
+        known = svc.directory.get(id_nat)
+        if known is None:
+            raise BadRequest(f"no professional {id_nat} in the directory", 404, "not_found")
+        svc.control.directory_undo.setdefault(id_nat, known)
+        svc.directory.remove(id_nat)
+    return Response(status=204)
+
+
+# --- reset, OpenAPI ------------------------------------------------------------------
+
+
+def reset(svc: Services) -> None:
+    """Back to the fixtures: state, scenarios and faults gone, clock and keys as at start,
+    runtime directory edits undone, request log emptied."""
+    svc.store.clear()
+    svc.clock.reset()
+    svc.keys.reset()
+    with svc.control.lock:
+        for id_nat, original in svc.control.directory_undo.items():
+            if original is None:
+                svc.directory.remove(id_nat)
+            else:
+                svc.directory.put(original)
+        svc.control.directory_undo.clear()
+    svc.control.requests.clear()
+
+
+@bp.post("/reset")
+def reset_view() -> Response:
+    reset(services())
+    return jsonify(status="reset")
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    from idp.control.openapi import document
+
+    return jsonify(document(services().settings))

@@ -1,0 +1,66 @@
+"""The control API is not an open door (DESIGN.md): open to loopback peers, a bearer
+token for anyone else, JSON only for writes, and a ``Host`` that names this mock (against
+CSRF from a browser page and DNS rebinding)."""
+
+from __future__ import annotations
+
+import hmac
+from urllib.parse import urlsplit
+
+from flask import Response, jsonify, request
+
+from idp.context import services
+from idp.control.state import OPEN, is_loopback
+
+_WRITES = ("POST", "PUT", "PATCH")
+
+
+def refuse(status: int, error: str, description: str) -> Response:
+    response = jsonify(error=error, error_description=description)
+    response.status_code = status
+    return response
+
+
+def check() -> Response | None:
+    """``before_request`` of the control blueprint: None lets the request through."""
+    svc = services()
+    if not host_allowed(request.host, svc.settings):
+        return refuse(
+            403,
+            "forbidden_host",
+            f"Host '{request.host}' is not this mock's public or back-channel host",
+        )
+    state = svc.control
+    if not is_loopback(request.remote_addr) and state.admin_token != OPEN:
+        if not state.admin_token:
+            return refuse(
+                403,
+                "forbidden",
+                "the control API is open to loopback only: set PSC_MOCK_ADMIN_TOKEN",
+            )
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        given = value.strip().encode() if scheme.lower() == "bearer" else b""
+        if not hmac.compare_digest(given, state.admin_token.encode()):
+            response = refuse(
+                401, "unauthorized", "send Authorization: Bearer <PSC_MOCK_ADMIN_TOKEN>"
+            )
+            response.headers["WWW-Authenticate"] = 'Bearer realm="psc-mock"'
+            return response
+    if request.method in _WRITES and request.mimetype != "application/json":
+        return refuse(
+            415, "unsupported_media_type", "the control API accepts application/json only"
+        )
+    return None
+
+
+def host_allowed(host: str, settings) -> bool:
+    """Loopback names on any port, or exactly the public or back-channel host."""
+    host = host.lower()
+    name = urlsplit("//" + host).hostname or ""
+    if is_loopback(name):
+        return True
+    allowed = {
+        urlsplit(url).netloc.lower()
+        for url in (settings.effective_public_url, settings.effective_backchannel_url)
+    }
+    return host in allowed

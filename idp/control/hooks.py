@@ -1,0 +1,165 @@
+"""App-wide hooks of the control API: injected faults before PSC's endpoints answer, and
+the request log after every request (secrets masked)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.http import HTTP_STATUS_CODES
+
+from idp.context import services
+
+log = logging.getLogger("idp.control")
+FAULT = "fault"
+# Flask endpoint -> the name the control API uses.
+ENDPOINTS = {
+    "oidc.authorize": "authorize",
+    "oidc.token": "token",
+    "oidc.userinfo": "userinfo",
+    "oidc.certs": "certs",
+    "oidc.discovery": "discovery",
+    "oidc.introspect": "introspect",
+    "oidc.revoke": "revoke",
+    "oidc.logout": "logout",
+    "oidc.ciba_authentication": "ciba",
+}
+FAULT_ENDPOINTS = tuple(ENDPOINTS.values())
+MASK = "***"
+# Parameter names whose values are never stored: credentials, tokens, one-time values.
+_SECRET_NAMES = frozenset(
+    {
+        "client_secret",
+        "password",
+        "code_verifier",
+        "refresh_token",
+        "access_token",
+        "id_token",
+        "id_token_hint",
+        "logout_token",
+        "token",
+        "code",
+        "pin",
+        "puk",
+        "client_assertion",
+        "assertion",
+        "subject_token",
+        "actor_token",
+        "csrf",
+        "auth_req_id",
+    }
+)
+_SECRET_PARTS = ("secret", "password", "verifier")
+
+
+def install(app: Flask) -> None:
+    app.before_request(_inject_fault)
+    app.after_request(_log_request)
+
+
+def is_secret(name: str) -> bool:
+    lowered = name.lower()
+    return (
+        lowered in _SECRET_NAMES
+        or lowered.endswith("_token")
+        or any(part in lowered for part in _SECRET_PARTS)
+    )
+
+
+def masked(params: dict[str, Any]) -> dict[str, Any]:
+    return {name: MASK if is_secret(name) else value for name, value in params.items()}
+
+
+def _inject_fault() -> Response | None:
+    name = ENDPOINTS.get(request.endpoint or "")
+    if name is None:
+        return None
+    store = services().store
+    applied: dict[str, Any] = {}
+
+    def consume(value: dict[str, Any]) -> None:
+        remaining = value.get("times")
+        if remaining is not None and remaining <= 0:
+            return
+        if remaining is not None:
+            value["times"] = remaining - 1
+        applied.update(value)
+
+    record = store.update(FAULT, name, consume)
+    if record is None or not applied:
+        return None
+    if record.value.get("times") is not None and record.value["times"] <= 0:
+        store.delete(FAULT, name)
+    request.environ["psc_mock.fault"] = True
+    if applied.get("delay"):
+        time.sleep(float(applied["delay"]))
+    status, error = applied.get("status"), applied.get("error")
+    if not status and not error:
+        return None  # a delay only: the endpoint answers as usual, late
+    if error:
+        body = {"error": error}
+        if applied.get("error_description"):
+            body["error_description"] = applied["error_description"]
+        response = jsonify(body)
+        response.status_code = status or 400
+        return response
+    return Response(
+        HTTP_STATUS_CODES.get(status, "Error"), status=status, content_type="text/plain"
+    )
+
+
+def _log_request(response: Response) -> Response:
+    path = request.path
+    if path.startswith(("/_mock/", "/static/")) or request.endpoint == "static":
+        return response
+    try:
+        services().control.requests.add(_entry(response))
+    except Exception:  # the log must never break a response
+        log.exception("request log")
+    return response
+
+
+def _entry(response: Response) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for source in (request.args, request.form):
+        for name in source:
+            values = source.getlist(name)
+            params[name] = values[0] if len(values) == 1 else values
+    client_id = params.get("client_id")
+    auth_scheme = ""
+    authorization = request.authorization
+    if authorization is not None:
+        auth_scheme = authorization.type
+        if authorization.type == "basic" and authorization.username:
+            client_id = client_id or authorization.username
+    entry = {
+        "time": time.time(),
+        "method": request.method,
+        "path": request.path,
+        "endpoint": ENDPOINTS.get(request.endpoint or "", request.endpoint or ""),
+        "params": masked(params),
+        "client_id": client_id,
+        "authorization": auth_scheme,
+        "status": response.status_code,
+        "error": _error_of(response),
+    }
+    if request.environ.get("psc_mock.fault"):
+        entry["fault"] = True
+    return entry
+
+
+def _error_of(response: Response) -> str | None:
+    location = response.headers.get("Location")
+    if location:
+        for part in (urlsplit(location).query, urlsplit(location).fragment):
+            error = parse_qs(part).get("error")
+            if error:
+                return error[0]
+    if response.status_code >= 400 and response.is_json and not response.direct_passthrough:
+        body = response.get_json(silent=True)
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            return body["error"]
+    return None

@@ -1,0 +1,106 @@
+"""What the control API keeps beside the store: the admin token, the request log, the
+runtime directory's undo journal. One instance per app (``Services.control``)."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+OPEN = "none"  # PSC_MOCK_ADMIN_TOKEN=none: no token, even off loopback
+_LOG_SIZE = 1000
+
+
+def is_loopback(address: str | None) -> bool:
+    if not address:
+        return False
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class RequestLog:
+    """The last requests the mock received, secrets masked, with a take-next queue."""
+
+    def __init__(self, size: int = _LOG_SIZE) -> None:
+        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
+        self._next_id = 1
+        self._taken = 0  # id of the last entry handed out by take()
+        self._changed = threading.Condition()
+
+    def add(self, entry: dict[str, Any]) -> dict[str, Any]:
+        with self._changed:
+            entry = {"id": self._next_id, **entry}
+            self._next_id += 1
+            self._entries.append(entry)
+            self._changed.notify_all()
+        return entry
+
+    def list(self, **filters: Any) -> list[dict[str, Any]]:
+        with self._changed:
+            entries = list(self._entries)
+        return [entry for entry in entries if _matches(entry, filters)]
+
+    def clear(self) -> None:
+        with self._changed:
+            self._entries.clear()
+            self._taken = self._next_id - 1
+
+    def take(self, timeout: float, **filters: Any) -> dict[str, Any] | None:
+        """The oldest matching entry not taken yet, waiting up to ``timeout`` seconds
+        for one (navikt's ``takeRequest``)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for entry in self._entries:
+                    if entry["id"] > self._taken and _matches(entry, filters):
+                        self._taken = entry["id"]
+                        return entry
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._changed.wait(remaining)
+
+
+def _matches(entry: dict[str, Any], filters: dict[str, Any]) -> bool:
+    return all(
+        value in (None, "") or str(entry.get(name)) == str(value) for name, value in filters.items()
+    )
+
+
+@dataclass
+class ControlState:
+    admin_token: str  # "" closed off loopback, OPEN, or the token
+    token_generated: bool = False
+    requests: RequestLog = field(default_factory=RequestLog)
+    directory_undo: dict[str, Any] = field(default_factory=dict)  # idNat -> original or None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def for_settings(cls, settings) -> ControlState:
+        token = settings.admin_token
+        if token:
+            return cls(admin_token=token)
+        if not is_loopback(settings.host):
+            return cls(admin_token=secrets.token_urlsafe(32), token_generated=True)
+        return cls(admin_token="")
+
+
+SCENARIO = "scenario"
+
+
+def scenario_overlay(store):
+    """``MockData.overlay``: an identity's scenario, as the control API stored it."""
+
+    def overlay(id_nat: str) -> dict[str, Any] | None:
+        record = store.get(SCENARIO, id_nat)
+        return record.value if record else None
+
+    return overlay
