@@ -138,6 +138,10 @@ def scenario_show(id_nat: str) -> Response:
             "policy": identity.policy,
             "delay": identity.delay,
             "ecps": {"activated": identity.ecps_activated},
+            "cards": [
+                {"type": c.type, "serial": c.serial, "pin": c.pin, "status": c.status}
+                for c in identity.cards
+            ],
             "claims": {"drop": list(identity.drop_claims), "set": identity.set_claims},
         },
     )

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import html
 import json
+import re
 import secrets
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 REALM_PATH = "/auth/realms/esante-wallet"
 CI_CLIENT = ("psc-mock-ci", "psc-mock-ci-secret", "http://localhost:9999/callback")
@@ -256,9 +258,16 @@ class PscMockClient:
         client_secret: str = CI_CLIENT[1],
         redirect_uri: str = CI_CLIENT[2],
         scope: str = "openid scope_all",
+        means: str = "MOBILE",
     ) -> dict:
-        """The token set of a code flow for ``id_nat`` (``login_hint``, no page): an
-        identity that is not ``auto`` is made ``auto`` for the duration of the login."""
+        """The token set of a code flow for ``id_nat``. ``MOBILE`` (e-CPS): with
+        ``login_hint``, no page; an identity that is not ``auto`` is made ``auto`` for the
+        duration of the login. ``CARD``: the card tab, with the person's first active card
+        and its PIN, as a browser would submit it."""
+        if means == "CARD":
+            return self._card_flow(id_nat, client_id, client_secret, redirect_uri, scope)
+        if means != "MOBILE":
+            raise ValueError("means must be MOBILE or CARD")
         current = self.control.call("GET", f"/scenarios/{id_nat}")
         scenario = current.get("scenario")
         if current["effective"]["policy"] != "auto" or current["effective"]["delay"]:
@@ -272,7 +281,31 @@ class PscMockClient:
                 else:
                     self.control.clear_scenario(id_nat)
 
-    def _code_flow(self, id_nat, client_id, client_secret, redirect_uri, scope) -> dict:
+    def _card_flow(self, id_nat, client_id, client_secret, redirect_uri, scope) -> dict:
+        cards = self.control.call("GET", f"/scenarios/{id_nat}")["effective"]["cards"]
+        card = next((c for c in cards if c["status"] == "active"), None)
+        if card is None:
+            raise ControlError(400, f"{id_nat} has no active card in credentials.yaml")
+        state, query = self._authorize_query(client_id, redirect_uri, scope, None)
+        status, headers, body = _call("GET", self.url + "/auth?" + urlencode(query))
+        login_page = urljoin(self.url + "/auth", headers.get("Location", ""))
+        if status not in (302, 303) or "tab_id=" not in login_page:
+            raise ControlError(status, body.decode(errors="replace")[:500])
+        card_page = login_page.replace("/authenticate?", "/card?", 1)
+        status, _, page = _call("GET", card_page)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.decode())
+        if status != 200 or csrf is None:
+            raise ControlError(status, page.decode(errors="replace")[:500])
+        form = {"serial": card["serial"], "pin": card["pin"], "csrf": html.unescape(csrf[1])}
+        status, headers, page = _call(
+            "POST",
+            card_page,
+            body=urlencode(form).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        return self._exchange(status, headers, page, state, client_id, client_secret, redirect_uri)
+
+    def _authorize_query(self, client_id, redirect_uri, scope, id_nat) -> tuple[str, dict]:
         state = secrets.token_urlsafe(16)
         query = {
             "response_type": "code",
@@ -282,9 +315,18 @@ class PscMockClient:
             "acr_values": "eidas1",
             "state": state,
             "nonce": secrets.token_urlsafe(16),
-            "login_hint": id_nat,
         }
+        if id_nat:
+            query["login_hint"] = id_nat
+        return state, query
+
+    def _code_flow(self, id_nat, client_id, client_secret, redirect_uri, scope) -> dict:
+        state, query = self._authorize_query(client_id, redirect_uri, scope, id_nat)
         status, headers, body = _call("GET", self.url + "/auth?" + urlencode(query))
+        return self._exchange(status, headers, body, state, client_id, client_secret, redirect_uri)
+
+    def _exchange(self, status, headers, body, state, client_id, client_secret, redirect_uri):
+        """The client's side of the callback: check ``state``, swap the code for tokens."""
         location = headers.get("Location", "")
         params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
         if status not in (302, 303) or "code" not in params or params.get("state") != state:

@@ -119,6 +119,13 @@ def test_clock_freeze_advance_resume_reset(url):
     assert control(url, "POST", "/clock", {"action": "reset"}).json()["offset"] == pytest.approx(
         0, abs=1
     )
+    at = control(url, "POST", "/clock", {"action": "freeze", "at": "2030-01-02T03:04:05Z"})
+    assert at.json()["now_iso"] == "2030-01-02T03:04:05+00:00"
+    assert control(url, "POST", "/clock", {"action": "advance", "by": "1h30m"}).json()[
+        "now_iso"
+    ] == ("2030-01-02T04:34:05+00:00")
+    control(url, "POST", "/clock", {"action": "reset"})
+    assert control(url, "POST", "/clock", {"action": "sleep"}).status_code == 400
     bad = control(url, "POST", "/clock", {"action": "advance", "by": "soon"})
     assert bad.status_code == 400 and "duration" in bad.json()["error_description"]
 
@@ -409,3 +416,65 @@ def test_openapi_documents_every_control_route(url):
         assert path in document["paths"], path
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert method.lower() in document["paths"][path], (method, path)
+
+
+def test_scenario_delay_approves_later_on_the_mock_clock(url, rp):
+    control(url, "PUT", f"/scenarios/{AUTO}", {"policy": "auto", "delay": 30})
+    login_url, _ = rp.authorization_url(login_hint=AUTO)
+    page = requests.get(login_url, allow_redirects=False, timeout=5)
+    assert "/callback" not in page.headers["Location"]  # no instant answer with a delay
+    ciba = rp.discovery["issuer"] + "/protocol/openid-connect"
+    auth = ("psc-mock-ciba", "psc-mock-ciba-secret")
+    started = requests.post(
+        ciba + "/ext/ciba/auth",
+        auth=auth,
+        data={
+            "scope": "openid scope_all",
+            "acr_values": "eidas1",
+            "login_hint": AUTO,
+            "binding_message": "42",
+        },
+        timeout=5,
+    ).json()
+    poll = {
+        "grant_type": "urn:openid:params:grant-type:ciba",
+        "auth_req_id": started["auth_req_id"],
+    }
+    pending = requests.post(ciba + "/token", auth=auth, data=poll, timeout=5)
+    assert pending.json()["error"] == "authorization_pending"
+    control(url, "POST", "/clock", {"action": "advance", "by": "31s"})
+    approved = requests.post(ciba + "/token", auth=auth, data=poll, timeout=5)
+    assert approved.status_code == 200, approved.text
+    assert rp.verify(approved.json()["access_token"])["SubjectNameID"] == AUTO
+
+
+def test_what_the_request_log_masks():
+    from idp.control.hooks import is_secret
+
+    for name in (
+        "client_secret",
+        "password",
+        "code_verifier",
+        "refresh_token",
+        "code",
+        "pin",
+        "puk",
+        "token",
+        "id_token_hint",
+        "access_token",
+        "client_assertion",
+        "csrf",
+    ):
+        assert is_secret(name), name
+    for name in (
+        "client_id",
+        "token_type_hint",
+        "login_hint",
+        "state",
+        "nonce",
+        "scope",
+        "grant_type",
+        "redirect_uri",
+        "binding_message",
+    ):
+        assert not is_secret(name), name

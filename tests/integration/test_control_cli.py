@@ -10,9 +10,12 @@ import sys
 import pytest
 import requests
 
+from idp.server import MockServer
+from idp.settings import Settings
 from tests.integration.test_cli import start_serving
 
 PSC_MOCK = [sys.executable, "-m", "idp"]
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture
@@ -93,3 +96,47 @@ def test_token_command_prints_a_signed_token_set(mock_url):
     assert "id_token" in json.loads(online.stdout)
     unknown = subprocess.run([*PSC_MOCK, "token", "12"], capture_output=True, text=True)
     assert unknown.returncode == 2 and "no professional 12" in unknown.stderr
+
+
+@pytest.fixture
+def exposed_mock():
+    """A mock with an admin token, reached as if from another host: a trusted proxy on
+    loopback forwards a remote peer's address, so the guard is tested over real HTTP
+    without sending anything off this machine."""
+    settings = Settings(port=0, trusted_proxies=["127.0.0.1"], admin_token="t0ken-for-ci")
+    server = MockServer(settings).start_in_thread()
+    yield f"http://127.0.0.1:{server.port}"
+    server.stop()
+
+
+REMOTE = {"X-Forwarded-For": "203.0.113.9"}
+
+
+def test_guard_over_http_off_loopback(exposed_mock):
+    clock = exposed_mock + "/_mock/clock"
+    refused = requests.get(clock, headers=REMOTE, timeout=5)
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+    wrong = requests.get(clock, headers={**REMOTE, "Authorization": "Bearer t0ken"}, timeout=5)
+    assert wrong.status_code == 401
+    good = {**REMOTE, "Authorization": "Bearer t0ken-for-ci"}
+    assert requests.get(clock, headers=good, timeout=5).status_code == 200
+    form = requests.post(clock, data={"action": "freeze"}, headers=good, timeout=5)
+    assert form.status_code == 415
+    rebound = requests.get(clock, headers={**good, "Host": "attacker.example"}, timeout=5)
+    assert rebound.status_code == 403
+    assert requests.get(exposed_mock + "/_mock/health/ready", timeout=5).status_code == 200
+    assert ctl(exposed_mock, "--token", "t0ken-for-ci", "reset").returncode == 0
+
+
+def test_plugin_with_an_external_instance_and_its_token(pytester, exposed_mock):
+    pytester.makepyfile(
+        """
+        def test_external(psc_mock):
+            assert psc_mock.requests.list() == []
+            assert psc_mock.login("899700100011")["token_type"] == "Bearer"
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        f"--psc-mock-url={exposed_mock}", "--psc-mock-token=t0ken-for-ci"
+    )
+    result.assert_outcomes(passed=1)

@@ -118,6 +118,12 @@ def test_issue_token_tamper_and_ciba_helpers(pytester):
                 assert access["exp"] <= time.time()
             assert psc_mock.control.call("GET", "/tampering") is None
 
+        def test_card_login(psc_mock):
+            access = claims(psc_mock.login("899700100029", means="CARD")["access_token"])
+            assert access["authMode"] == "CARD" and access["SubjectNameID"] == "899700100029"
+            with pytest.raises(Exception, match="no active card"):
+                psc_mock.login("899700100094", means="CARD")  # no card at all
+
         def test_ciba(psc_mock):
             token = psc_mock.ciba("899700100011")
             assert claims(token["access_token"])["SubjectNameID"] == "899700100011"
@@ -126,4 +132,4 @@ def test_issue_token_tamper_and_ciba_helpers(pytester):
                     psc_mock.ciba("899700100011")
         """
     )
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=4)
