@@ -16,7 +16,7 @@ from idp.directory.model import Practitioner
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 ANNUAIRE = sorted((FIXTURES / "annuaire").glob("*.txt"))
-IDENTITY_FIELDS = {"purpose", "policy", "registered", "ecps", "order", "cards"}
+IDENTITY_FIELDS = {"purpose", "policy", "delay", "claims", "registered", "ecps", "order", "cards"}
 CARD_FIELDS = {"type", "serial", "pin", "puk", "not_after", "status"}
 
 
