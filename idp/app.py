@@ -50,6 +50,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.after_request(_security_headers)
     if settings.trusted_proxies:
         app.wsgi_app = _TrustedProxyFix(app.wsgi_app, settings.trusted_proxies)
+    if settings.client_cert_header:  # outermost: judges the peer before ProxyFix rewrites it
+        from idp.tls import ClientCertHeader
+
+        app.wsgi_app = ClientCertHeader(
+            app.wsgi_app, settings.client_cert_header, settings.trusted_proxies
+        )
     return app
 
 
@@ -106,9 +112,9 @@ def _register_blueprints(app: Flask) -> None:
     from idp.control.hooks import install
     from idp.fhir import api as fhir
     from idp.oidc import endpoints
-    from idp.web import card, login, phone
+    from idp.web import card, card_tls, login, phone
 
-    for module in (endpoints, login, phone, health, fhir, card):
+    for module in (endpoints, login, phone, health, fhir, card, card_tls):
         app.register_blueprint(module.bp)
     app.register_blueprint(control.bp)
     install(app)  # injected faults, request log

@@ -80,6 +80,9 @@ class TokenContext:
     nonce: str
     issued_at: int
     sub_format: str = "legacy"
+    # RFC 8705 §3: SHA-256 thumbprint of the client's TLS certificate, when the client
+    # authenticated with it (tls_client_auth); the access token is then bound to it.
+    certificate_thumbprint: str = ""
 
 
 def subject(id_nat: str, sub_format: str) -> str:
@@ -117,7 +120,23 @@ def access_token(auth: Authentication, ctx: TokenContext, *, lifetime: int, jti:
         "otherIds": other_ids(auth.practitioner),
         "SubjectNameID": id_nat,
         "preferred_username": id_nat,
+        **confirmation(ctx),
     }
+
+
+def confirmation(ctx: TokenContext) -> dict[str, Any]:
+    """RFC 8705 §3.1: ``cnf`` with ``x5t#S256`` in a certificate-bound access token (and so
+    in its introspection), nothing otherwise."""
+    if not ctx.certificate_thumbprint:
+        return {}
+    return {"cnf": {"x5t#S256": ctx.certificate_thumbprint}}
+
+
+def bound_thumbprint(token_claims: dict[str, Any]) -> str:
+    """The thumbprint a token is bound to, "" for a plain bearer token."""
+    cnf = token_claims.get("cnf")
+    value = cnf.get("x5t#S256") if isinstance(cnf, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def id_token(
@@ -290,6 +309,7 @@ def service_account_access_token(ctx: TokenContext, *, lifetime: int, jti: str) 
         "scope": ctx.scope,
         "preferred_username": service_account_username(ctx.client_id),
         "client_id": ctx.client_id,
+        **confirmation(ctx),
     }
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import get_type_hints
 from urllib.parse import urlencode
 
-from idp.settings import Settings, SettingsError
+from idp.settings import REALM_PATH, Settings, SettingsError
 
 DEMO_CLIENT = ("psc-mock-demo", "http://localhost:8000/callback")
 
@@ -128,6 +128,12 @@ def _banner(settings: Settings) -> str:
     ]
     if settings.backchannel_url:
         lines.insert(2, f"  backchannel {settings.effective_backchannel_url}")
+    tls = settings.effective_tls_url
+    if tls and settings.tls_port >= 0:
+        lines.append(f"  https      {tls} (TLS port {settings.tls_port}: card login, mTLS clients)")
+    if tls:
+        lines.append(f"  card TLS   {tls}{REALM_PATH}/login-actions/card-tls?tab_id=…")
+        lines.append(f"  mTLS token {tls}{REALM_PATH}/protocol/openid-connect/token")
     return "\n".join(lines)
 
 
@@ -153,9 +159,15 @@ def _health(_args: argparse.Namespace) -> int:
     import urllib.request
 
     settings = Settings.load()
-    url = f"http://127.0.0.1:{settings.port}/_mock/health/ready"
+    scheme = "https" if settings.tls else "http"
+    url = f"{scheme}://127.0.0.1:{settings.port}/_mock/health/ready"
+    context = None
+    if settings.tls:  # our own listener, whatever its certificate: only readiness matters
+        import ssl
+
+        context = ssl._create_unverified_context()
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:
+        with urllib.request.urlopen(url, timeout=3, context=context) as response:
             return 0 if response.status == 200 else 1
     except OSError as exc:
         print(f"psc-mock: not ready at {url}: {exc}", file=sys.stderr)

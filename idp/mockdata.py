@@ -19,7 +19,8 @@ import yaml
 POLICIES = ("manual", "auto", "deny", "timeout")
 CARD_TYPES = ("CPS", "CPF", "CPE", "CPA")
 CARD_STATUSES = ("active", "opposed", "locked")
-AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+# tls_client_auth (RFC 8705 §2.1): only for a client with a tls_client_auth_subject_dn.
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "tls_client_auth")
 DEFAULT_ECPS_PASSWORD = "1234"
 _RELATIVE = re.compile(r"^([+-])(\d+)([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -91,6 +92,9 @@ class Client:
     introspection: bool = True  # may introspect any token of this issuer, as gateways do
     backchannel_logout_uri: str = ""  # OIDC Back-Channel Logout 1.0 target, if any
     userinfo_signed: bool = False  # userinfo as application/jwt instead of JSON
+    # RFC 8705 §2.1.2: the subject DN (RFC 4514) of the client's TLS certificate, which
+    # must also chain to the test IGC-Santé; "" disables tls_client_auth for the client.
+    tls_client_auth_subject_dn: str = ""
 
 
 @dataclass(frozen=True)
@@ -331,7 +335,7 @@ def _instant(reader: _Reader, node: yaml.Node, where: str, now: float) -> float:
 
 
 _CLIENT_FLAGS = ("ciba", "service_account", "introspection")
-_CLIENT_TEXTS = ("name", "backchannel_logout_uri")
+_CLIENT_TEXTS = ("name", "backchannel_logout_uri", "tls_client_auth_subject_dn")
 _CLIENT_LISTS = ("redirect_uris", "post_logout_redirect_uris")
 
 
@@ -374,4 +378,15 @@ def _client(reader: _Reader, node: yaml.Node, where: str) -> Client:
                     f"{method!r} is not one of {', '.join(AUTH_METHODS)}",
                 )
         values["auth_methods"] = methods
+    if values.get("tls_client_auth_subject_dn"):
+        from cryptography import x509
+
+        try:
+            x509.Name.from_rfc4514_string(values["tls_client_auth_subject_dn"])
+        except ValueError as exc:
+            raise reader.fail(
+                items["tls_client_auth_subject_dn"],
+                f"{where}.tls_client_auth_subject_dn",
+                f"not an RFC 4514 distinguished name ({exc})",
+            ) from exc
     return Client(**values)

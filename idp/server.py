@@ -2,6 +2,9 @@
 
 The socket is bound before the app is built, so ``--port 0`` works and the printed URLs
 carry the real port. The pytest plugin runs the same server in a thread.
+
+With ``--tls`` the main listener speaks HTTPS; with ``--tls-port`` a second cheroot
+listener, in the same process, serves the same app over HTTPS (see :mod:`idp.tls`).
 """
 
 from __future__ import annotations
@@ -16,29 +19,62 @@ from cheroot import wsgi
 from idp.app import create_app
 from idp.clock import Clock
 from idp.settings import Settings
+from idp.tls import client_authorities, tls_adapter
 
 log = logging.getLogger("idp.server")
 
 
 class MockServer:
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
-        self._server = wsgi.Server(
-            (settings.host, settings.port),
-            None,
-            numthreads=settings.threads,
-            server_name="psc-mock",
-        )
-        self._server.prepare()  # binds now: the real port is known before the app exists
+        self._server = self._listener(settings, settings.port, tls=settings.tls)
+        self._tls_server = None
+        if settings.tls_port >= 0:
+            try:
+                self._tls_server = self._listener(settings, settings.tls_port, tls=True)
+            except BaseException:
+                self._server.stop()
+                raise
+        # Both listeners are bound now: the real ports are known before the app exists.
         self.settings = replace(settings, port=self._server.bind_addr[1])
+        if self._tls_server is not None:
+            self.settings = replace(self.settings, tls_port=self._tls_server.bind_addr[1])
         self.app = create_app(self.settings, clock=clock)
-        self._server.wsgi_app = self.app
+        for server in self._servers:
+            server.wsgi_app = self.app
         self._thread: threading.Thread | None = None
+        self._tls_thread: threading.Thread | None = None
+
+    @staticmethod
+    def _listener(settings: Settings, port: int, *, tls: bool) -> wsgi.Server:
+        server = wsgi.Server(
+            (settings.host, port), None, numthreads=settings.threads, server_name="psc-mock"
+        )
+        if tls:
+            server.ssl_adapter = tls_adapter(
+                settings.tls_cert, settings.tls_key, client_authorities(settings)
+            )
+        server.prepare()
+        return server
+
+    @property
+    def _servers(self) -> list[wsgi.Server]:
+        return [s for s in (self._server, self._tls_server) if s is not None]
+
+    @property
+    def tls_port(self) -> int | None:
+        """The HTTPS listener's port (``--tls-port``), None without one."""
+        return self.settings.tls_port if self._tls_server is not None else None
 
     @property
     def port(self) -> int:
         return self.settings.port
 
     def serve_forever(self) -> None:
+        if self._tls_server is not None and self._tls_thread is None:
+            self._tls_thread = threading.Thread(
+                target=self._tls_server.serve, name="psc-mock-tls", daemon=True
+            )
+            self._tls_thread.start()
         self._server.serve()
 
     def start_in_thread(self) -> MockServer:
@@ -47,16 +83,19 @@ class MockServer:
         return self
 
     def stop(self) -> None:
-        self._server.stop()
-        if self._thread:
-            self._thread.join(timeout=5)
+        for server in self._servers:
+            server.stop()
+        for thread in (self._thread, self._tls_thread):
+            if thread:
+                thread.join(timeout=5)
 
     def stop_on_signals(self) -> None:
         """SIGTERM/SIGINT stop the server cleanly (in-flight requests finish)."""
 
         def handler(signum, _frame):
             log.info("%s received: stopping", signal.Signals(signum).name)
-            threading.Thread(target=self._server.stop, daemon=True).start()
+            for server in self._servers:
+                threading.Thread(target=server.stop, daemon=True).start()
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)

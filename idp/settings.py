@@ -138,6 +138,38 @@ class Settings:
         "How long a signing key replaced by a rotation stays in the JWKS and still "
         "verifies tokens, seconds (mock clock).",
     )
+    tls: bool = _setting(
+        False,
+        "Serve HTTPS on `--port` instead of HTTP (server certificate `--tls-cert`); the "
+        "default public URL becomes `https://localhost:<port>`.",
+    )
+    tls_port: int = _setting(
+        -1,
+        "Port of a second, HTTPS listener serving the same mock (card login by TLS, "
+        "`tls_client_auth`, certificate-bound tokens); `0` picks a free port, `-1`: none.",
+    )
+    tls_url: str = _setting(
+        "",
+        "URL clients use to reach the HTTPS listener (the card tab links to it). "
+        "Default: `https://localhost:<tls-port>`, or the public URL with `--tls`.",
+    )
+    tls_cert: str = _setting(
+        "",
+        "Server certificate chain (PEM, leaf first) of the HTTPS listeners. Default: the "
+        "test PKI's `server/localhost.fullchain.pem` (localhost, psc-mock, 127.0.0.1, ::1).",
+    )
+    tls_key: str = _setting(
+        "",
+        "Private key (PEM, unencrypted) of `--tls-cert`. Default: the test PKI's "
+        "`server/localhost.key.pem`.",
+    )
+    client_cert_header: str = _setting(
+        "",
+        "Behind a TLS-terminating proxy: request header carrying the client certificate "
+        "(URL-encoded PEM, as nginx's `$ssl_client_escaped_cert`), e.g. `X-SSL-Client-Cert`. "
+        "Honoured only from `--trusted-proxies`; from any other address the request is "
+        "refused (400).",
+    )
     threads: int = _setting(16, "Worker threads of the HTTP server.")
     log_level: str = _setting("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
@@ -145,7 +177,16 @@ class Settings:
     def effective_public_url(self) -> str:
         if self.public_url:
             return self.public_url.rstrip("/")
-        return f"http://localhost:{self.port}"
+        return f"{'https' if self.tls else 'http'}://localhost:{self.port}"
+
+    @property
+    def effective_tls_url(self) -> str:
+        """Where the HTTPS listener is reached; "" when there is none."""
+        if self.tls_url:
+            return self.tls_url.rstrip("/")
+        if self.tls_port >= 0:
+            return f"https://localhost:{self.tls_port}"
+        return self.effective_public_url if self.tls else ""
 
     @property
     def effective_backchannel_url(self) -> str:

@@ -8,7 +8,7 @@ from idp import claims
 from idp.claims import Authentication
 from idp.context import services
 from idp.oidc import authorize as authorize_logic
-from idp.oidc import ciba
+from idp.oidc import ciba, mtls
 from idp.oidc import logout as logout_logic
 from idp.oidc.bearer import NO_SESSION
 from idp.oidc.discovery import document
@@ -60,6 +60,9 @@ def userinfo() -> Response:
         return _invalid_token("Token verification failed")
     if access.inactive_reason:
         return _invalid_token(access.inactive_reason)
+    if not mtls.presented_with_its_certificate(access.claims):
+        # RFC 8705 §3: a certificate-bound token needs the certificate it is bound to.
+        return _invalid_token("Client certificate missing, or not matching")
     if access.is_service_account:
         info = claims.service_account_userinfo(access.client_id)
     else:

@@ -23,13 +23,15 @@ from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oidc.core import OpenIDCode, OpenIDToken
 
 from idp.claims import ACR, Authentication
+from idp.oidc import mtls
 from idp.oidc.tokens import in_keycloak_order
 
 if TYPE_CHECKING:
     from idp.oidc.server import PscAuthorizationServer
 
 CODE = "code"
-AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+# tls_client_auth (RFC 8705 §2.1) is registered on the server by idp.oidc.mtls.
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "tls_client_auth"]
 # A service account's scope when the client asks for none [UNCERTAIN: PSC's default
 # client scopes are not published; scope_all is the only one PSC documents].
 SERVICE_SCOPE = "scope_all"
@@ -98,7 +100,9 @@ class _PscGrant:
 
     def generate_token(self, user=None, scope=None, **_ignored):
         client_id = self.request.client.get_client_id()
-        return self.server.tokens.token_response(user, client_id, scope, self.grant_nonce())
+        return self.server.tokens.token_response(
+            user, client_id, scope, self.grant_nonce(), mtls.bound_thumbprint(self.request)
+        )
 
 
 class AuthorizationCodeGrant(_PscGrant, grants.AuthorizationCodeGrant):
@@ -195,7 +199,9 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     def create_token_response(self):
         client = self.request.client
         scope = client.get_allowed_scope(self.request.payload.scope or "") or SERVICE_SCOPE
-        token = self.server.tokens.service_token(client.get_client_id(), scope)
+        token = self.server.tokens.service_token(
+            client.get_client_id(), scope, mtls.bound_thumbprint(self.request)
+        )
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 

@@ -14,7 +14,7 @@ from flask import request as flask_request
 from idp.claims import Authentication
 from idp.directory.index import Directory
 from idp.mockdata import MockData
-from idp.oidc import ciba, grants
+from idp.oidc import ciba, grants, mtls
 from idp.oidc.bearer import TokenInspector
 from idp.oidc.clients import OAuthClient
 from idp.oidc.discovery import SCOPES_SUPPORTED
@@ -74,6 +74,7 @@ class PscAuthorizationServer(AuthorizationServer):
         self.register_endpoint(PscIntrospectionEndpoint)
         self.register_endpoint(PscRevocationEndpoint)
         self.register_endpoint(PscEndSessionEndpoint)
+        mtls.register(self)  # tls_client_auth (RFC 8705), for clients with a subject DN
 
     def query_client(self, client_id: str) -> OAuthClient | None:
         client = self.mockdata.clients.get(client_id)

@@ -59,7 +59,9 @@ class TokenIssuer:
             return self.keys.sign(token_claims)
         return self.tampered_sign(kind, token_claims)
 
-    def context(self, client_id: str, scope: str, nonce: str) -> TokenContext:
+    def context(
+        self, client_id: str, scope: str, nonce: str, certificate_thumbprint: str = ""
+    ) -> TokenContext:
         return TokenContext(
             issuer=self.settings.issuer,
             client_id=client_id,
@@ -67,15 +69,23 @@ class TokenIssuer:
             nonce=nonce,
             issued_at=int(time.time()),
             sub_format=self.settings.sub_format,
+            certificate_thumbprint=certificate_thumbprint,
         )
 
     def token_response(
-        self, auth: Authentication, client_id: str, scope: str, nonce: str
+        self,
+        auth: Authentication,
+        client_id: str,
+        scope: str,
+        nonce: str,
+        certificate_thumbprint: str = "",
     ) -> dict[str, Any]:
+        """``certificate_thumbprint``: the client authenticated by TLS (RFC 8705), its
+        access token is bound to that certificate."""
         session = self.sessions.get(auth.session_id)
         if session is None:
             raise LookupError("session ended")  # callers check the session first
-        ctx = self.context(client_id, scope, nonce)
+        ctx = self.context(client_id, scope, nonce, certificate_thumbprint)
         lifetime = self.settings.access_token_lifetime
         access_claims = claims.access_token(auth, ctx, lifetime=lifetime, jti=str(uuid.uuid4()))
         access_claims = self.adjusted(auth, access_claims)
@@ -90,10 +100,12 @@ class TokenIssuer:
             "scope": scope,
         }
 
-    def service_token(self, client_id: str, scope: str) -> dict[str, Any]:
+    def service_token(
+        self, client_id: str, scope: str, certificate_thumbprint: str = ""
+    ) -> dict[str, Any]:
         """client_credentials: an access token for the client's service account, no
         refresh token (Keycloak's ``refresh_expires_in`` 0), no id_token."""
-        ctx = self.context(client_id, scope, "")
+        ctx = self.context(client_id, scope, "", certificate_thumbprint)
         lifetime = self.settings.access_token_lifetime
         access_claims = claims.service_account_access_token(
             ctx, lifetime=lifetime, jti=str(uuid.uuid4())
