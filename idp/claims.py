@@ -79,15 +79,33 @@ class TokenContext:
     scope: str
     nonce: str
     issued_at: int
-    sub_format: str = "legacy"
+    profile: str = "psc-2023"
     # RFC 8705 §3: SHA-256 thumbprint of the client's TLS certificate, when the client
     # authenticated with it (tls_client_auth); the access token is then bound to it.
     certificate_thumbprint: str = ""
 
 
-def subject(id_nat: str, sub_format: str) -> str:
+@dataclass(frozen=True, slots=True)
+class ClaimProfile:
+    """What changed in PSC's tokens over time (reference §4.2). [UNCERTAIN: the 2026 shape
+    comes from one third-party decoded payload.]"""
+
+    uuid_sub: bool  # 2026: a technical UUID instead of f:<realm-uuid>:<idNat>
+    jti_prefix: str  # 2026: Keycloak 25's "onrtac:" (online access token)
+    extra: tuple[tuple[str, str], ...]  # 2026: added to access tokens and id_tokens
+
+
+PROFILES = {
+    "psc-2023": ClaimProfile(uuid_sub=False, jti_prefix="", extra=()),
+    "psc-2026": ClaimProfile(
+        uuid_sub=True, jti_prefix="onrtac:", extra=(("PSISubjectNameID", ""), ("auth_level", "1"))
+    ),
+}
+
+
+def subject(id_nat: str, profile: str) -> str:
     """PSC's ``sub``: legacy ``f:<realm-uuid>:<idNat>``, or a stable UUID (2026 form)."""
-    if sub_format == "uuid":
+    if PROFILES[profile].uuid_sub:
         return str(uuid.uuid5(_SUB_NAMESPACE, id_nat))
     return LEGACY_SUB_PREFIX + id_nat
 
@@ -102,13 +120,14 @@ def other_ids(practitioner: Practitioner) -> list[dict[str, Any]]:
 def access_token(auth: Authentication, ctx: TokenContext, *, lifetime: int, jti: str) -> dict:
     """Access token claims, as PSC's (2023 samples): no ``aud``, ``typ`` Bearer."""
     id_nat = auth.practitioner.id_nat
+    profile = PROFILES[ctx.profile]
     return {
         "exp": ctx.issued_at + lifetime,
         "iat": ctx.issued_at,
         "auth_time": auth.auth_time,
-        "jti": jti,
+        "jti": profile.jti_prefix + jti,
         "iss": ctx.issuer,
-        "sub": subject(id_nat, ctx.sub_format),
+        "sub": subject(id_nat, ctx.profile),
         "typ": "Bearer",
         "azp": ctx.client_id,
         "nonce": ctx.nonce,
@@ -120,6 +139,7 @@ def access_token(auth: Authentication, ctx: TokenContext, *, lifetime: int, jti:
         "otherIds": other_ids(auth.practitioner),
         "SubjectNameID": id_nat,
         "preferred_username": id_nat,
+        **dict(profile.extra),
         **confirmation(ctx),
     }
 
@@ -144,14 +164,15 @@ def id_token(
 ) -> dict:
     """id_token claims, as PSC's (2022 sample)."""
     practitioner = auth.practitioner
+    profile = PROFILES[ctx.profile]
     claims = {
         "exp": ctx.issued_at + lifetime,
         "iat": ctx.issued_at,
         "auth_time": auth.auth_time,
-        "jti": jti,
+        "jti": profile.jti_prefix + jti,
         "iss": ctx.issuer,
         "aud": ctx.client_id,
-        "sub": subject(practitioner.id_nat, ctx.sub_format),
+        "sub": subject(practitioner.id_nat, ctx.profile),
         "typ": "ID",
         "azp": ctx.client_id,
         "nonce": ctx.nonce,
@@ -164,13 +185,14 @@ def id_token(
         "preferred_username": practitioner.id_nat,
         "given_name": practitioner.given_name,
         "family_name": practitioner.family_name,
+        **dict(profile.extra),
     }
     if not ctx.nonce:
         del claims["nonce"]
     return claims
 
 
-def userinfo(auth: Authentication, *, sub_format: str) -> dict[str, Any]:
+def userinfo(auth: Authentication, *, profile: str) -> dict[str, Any]:
     """Userinfo, with every key of reference §4.5 in the order PSC returns them."""
     practitioner = auth.practitioner
     first = practitioner.activites[0] if practitioner.activites else Activite()
@@ -178,7 +200,7 @@ def userinfo(auth: Authentication, *, sub_format: str) -> dict[str, Any]:
         "Secteur_Activite": (
             f"{first.code_secteur_activite}^{SECTEUR_OID}" if first.code_secteur_activite else ""
         ),
-        "sub": subject(practitioner.id_nat, sub_format),
+        "sub": subject(practitioner.id_nat, profile),
         "SubjectOrganization": first.raison_sociale_site,
         "Mode_Acces_Raison": "",
         "preferred_username": practitioner.id_nat,
@@ -258,7 +280,7 @@ def refresh_introspection(
     nonce: str,
     session_id: str,
     id_nat: str,
-    sub_format: str,
+    profile: str,
     issued_at: int,
     expires_at: int,
     jti: str,
@@ -272,7 +294,7 @@ def refresh_introspection(
         "jti": jti,
         "iss": issuer,
         "aud": issuer,
-        "sub": subject(id_nat, sub_format),
+        "sub": subject(id_nat, profile),
         "typ": "Refresh",
         "azp": client_id,
         "nonce": nonce,
@@ -332,7 +354,7 @@ def logout_token(
     issuer: str,
     client_id: str,
     id_nat: str,
-    sub_format: str,
+    profile: str,
     session_id: str,
     issued_at: int,
     lifetime: int,
@@ -346,7 +368,7 @@ def logout_token(
         "jti": jti,
         "iss": issuer,
         "aud": client_id,
-        "sub": subject(id_nat, sub_format),
+        "sub": subject(id_nat, profile),
         "typ": "Logout",
         "sid": session_id,
         "events": {BACKCHANNEL_LOGOUT_EVENT: {}},

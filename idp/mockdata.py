@@ -19,6 +19,7 @@ import yaml
 POLICIES = ("manual", "auto", "deny", "timeout")
 CARD_TYPES = ("CPS", "CPF", "CPE", "CPA")
 CARD_STATUSES = ("active", "opposed", "locked")
+CLAIM_PROFILES = ("psc-2023", "psc-2026")
 # tls_client_auth (RFC 8705 §2.1): only for a client with a tls_client_auth_subject_dn.
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "tls_client_auth")
 DEFAULT_ECPS_PASSWORD = "1234"
@@ -92,6 +93,7 @@ class Client:
     introspection: bool = True  # may introspect any token of this issuer, as gateways do
     backchannel_logout_uri: str = ""  # OIDC Back-Channel Logout 1.0 target, if any
     userinfo_signed: bool = False  # userinfo as application/jwt instead of JSON
+    claim_profile: str = ""  # psc-2023 | psc-2026; "" follows the server's setting
     # RFC 8705 §2.1.2: the subject DN (RFC 4514) of the client's TLS certificate, which
     # must also chain to the test IGC-Santé; "" disables tls_client_auth for the client.
     tls_client_auth_subject_dn: str = ""
@@ -110,6 +112,11 @@ class MockData:
         base = self.identities.get(id_nat) or Identity.default(id_nat)
         values = self.overlay(id_nat) if self.overlay else None
         return replace(base, **identity_values_from_json(values)) if values else base
+
+    def claim_profile(self, client_id: str, default: str) -> str:
+        """The claim profile a client's tokens follow: its own, else the server's."""
+        client = self.clients.get(client_id)
+        return client.claim_profile if client and client.claim_profile else default
 
     @classmethod
     def load(cls, fixtures: Path, *, now: float) -> MockData:
@@ -335,7 +342,7 @@ def _instant(reader: _Reader, node: yaml.Node, where: str, now: float) -> float:
 
 
 _CLIENT_FLAGS = ("ciba", "service_account", "introspection")
-_CLIENT_TEXTS = ("name", "backchannel_logout_uri", "tls_client_auth_subject_dn")
+_CLIENT_TEXTS = ("name", "backchannel_logout_uri", "claim_profile", "tls_client_auth_subject_dn")
 _CLIENT_LISTS = ("redirect_uris", "post_logout_redirect_uris")
 
 
@@ -362,6 +369,12 @@ def _client(reader: _Reader, node: yaml.Node, where: str) -> Client:
         for name in ("client_id", "client_secret", *_CLIENT_TEXTS)
         if name in items
     }
+    if values.get("claim_profile", "psc-2023") not in CLAIM_PROFILES:
+        raise reader.fail(
+            items["claim_profile"],
+            f"{where}.claim_profile",
+            f"must be one of {', '.join(CLAIM_PROFILES)}",
+        )
     for name in (*_CLIENT_FLAGS, "userinfo_signed"):
         if name in items:
             values[name] = reader.flag(items[name], f"{where}.{name}")

@@ -62,10 +62,11 @@ class Settings:
         "Refuse authorize requests that break PSC's documented rules (`scope_all`, "
         "`acr_values=eidas1`, `state`, `nonce`). `false` behaves as Keycloak.",
     )
-    sub_format: str = _setting(
-        "legacy",
-        "Form of `sub`: `legacy` (`f:550dc1c8-…:<idNat>`) or `uuid` (2026 form).",
-        choices=("legacy", "uuid"),
+    claim_profile: str = _setting(
+        "psc-2023",
+        "Claim shape: `psc-2023` (`sub` = `f:550dc1c8-…:<idNat>`) or `psc-2026` (UUID `sub`, "
+        "`PSISubjectNameID`, `auth_level`, `onrtac:` jti). A client may set its own.",
+        choices=("psc-2023", "psc-2026"),
     )
     discovery: str = _setting(
         "psc",

@@ -120,9 +120,9 @@ def sign(store, keys, kind: str, token_claims: dict[str, Any]) -> str:
     if "acr_eidas3" in what:
         changed["acr"] = "eidas3"
     id_nat = changed.get("SubjectNameID") or token_claims.get("SubjectNameID")
-    for form in ("legacy", "uuid"):
+    for form, profile in (("legacy", "psc-2023"), ("uuid", "psc-2026")):
         if f"sub_{form}" in what and id_nat:
-            changed["sub"] = psc_claims.subject(id_nat, form)
+            changed["sub"] = psc_claims.subject(id_nat, profile)
     if "unknown_key" in what:
         return _foreign_keyset(keys).sign(changed)
     return keys.sign(changed)

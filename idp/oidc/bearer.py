@@ -13,6 +13,7 @@ ours: ``None``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +84,15 @@ class RefreshToken:
 
 
 class TokenInspector:
-    def __init__(self, keys: KeySet, sessions: Sessions, store: Store, settings: Settings):
+    def __init__(
+        self,
+        keys: KeySet,
+        sessions: Sessions,
+        store: Store,
+        settings: Settings,
+        profile_for: Callable[[str], str],
+    ):
+        self._profile_for = profile_for
         self._keys = keys
         self._sessions = sessions
         self._store = store
@@ -154,7 +163,7 @@ class TokenInspector:
             nonce=grant.nonce,
             session_id=grant.session_id,
             id_nat=session.id_nat,
-            sub_format=self._settings.sub_format,
+            profile=self._profile_for(grant.client_id),
             issued_at=grant.issued_at,
             expires_at=token.expires_at,
             jti=grant.jti,

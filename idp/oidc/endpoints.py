@@ -71,7 +71,7 @@ def userinfo() -> Response:
         if session is None or practitioner is None:
             return _invalid_token(NO_SESSION)
         auth = Authentication(practitioner, session.auth_mode, session.auth_time, session.id)
-        info = claims.userinfo(auth, sub_format=svc.settings.sub_format)
+        info = claims.userinfo(auth, profile=svc.server.tokens.profile_for(access.client_id))
         info = svc.mockdata.identity(practitioner.id_nat).adjust_claims(info)
     client = svc.mockdata.clients.get(access.client_id)
     if client is not None and client.userinfo_signed:

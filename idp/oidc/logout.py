@@ -185,7 +185,7 @@ def send_backchannel_logouts(server: PscAuthorizationServer, session: Session) -
             issuer=server.settings.issuer,
             client_id=client_id,
             id_nat=session.id_nat,
-            sub_format=server.settings.sub_format,
+            profile=server.tokens.profile_for(client_id),
             session_id=session.id,
             issued_at=int(time.time()),
             lifetime=LOGOUT_TOKEN_LIFETIME,

@@ -70,7 +70,7 @@ class PscAuthorizationServer(AuthorizationServer):
         self.register_grant(grants.RefreshTokenGrant, [grants.OpenIDRefreshExtension()])
         self.register_grant(ciba.CibaGrant, [ciba.CibaIdToken()])
         self.register_grant(grants.ClientCredentialsGrant)
-        self.inspector = TokenInspector(tokens.keys, sessions, store, settings)
+        self.inspector = TokenInspector(tokens.keys, sessions, store, settings, tokens.profile_for)
         self.register_endpoint(PscIntrospectionEndpoint)
         self.register_endpoint(PscRevocationEndpoint)
         self.register_endpoint(PscEndSessionEndpoint)

@@ -54,6 +54,10 @@ class TokenIssuer:
             return token_claims
         return self.mockdata.identity(auth.practitioner.id_nat).adjust_claims(token_claims)
 
+    def profile_for(self, client_id: str) -> str:
+        default = self.settings.claim_profile
+        return self.mockdata.claim_profile(client_id, default) if self.mockdata else default
+
     def _sign(self, kind: str, token_claims: dict[str, Any]) -> str:
         if self.tampered_sign is None:
             return self.keys.sign(token_claims)
@@ -68,7 +72,7 @@ class TokenIssuer:
             scope=scope,
             nonce=nonce,
             issued_at=int(time.time()),
-            sub_format=self.settings.sub_format,
+            profile=self.profile_for(client_id),
             certificate_thumbprint=certificate_thumbprint,
         )
 

@@ -121,7 +121,7 @@ CTX = TokenContext(
 
 
 def test_userinfo_equals_psc_sample_key_by_key_type_by_type():
-    info = claims.userinfo(AUTH, sub_format="legacy")
+    info = claims.userinfo(AUTH, profile="psc-2023")
     expected = {**PSC_USERINFO_SAMPLE, "email_verified": False}
     assert info == expected
     assert list(info)[: len(PSC_USERINFO_SAMPLE)] == list(PSC_USERINFO_SAMPLE)  # PSC's order
@@ -150,12 +150,12 @@ def test_missing_nonce_is_an_empty_string_in_access_tokens_and_absent_from_id_to
 
 
 def test_sub_forms():
-    assert claims.subject("899700427885", "legacy") == (
+    assert claims.subject("899700427885", "psc-2023") == (
         "f:550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd:899700427885"
     )
-    uuid_sub = claims.subject("899700427885", "uuid")
-    assert len(uuid_sub) == 36 and uuid_sub == claims.subject("899700427885", "uuid")
-    assert uuid_sub != claims.subject("899700427893", "uuid")
+    uuid_sub = claims.subject("899700427885", "psc-2026")
+    assert len(uuid_sub) == 36 and uuid_sub == claims.subject("899700427885", "psc-2026")
+    assert uuid_sub != claims.subject("899700427893", "psc-2026")
 
 
 def test_role_only_person_gets_role_codes_in_subject_role():
@@ -181,7 +181,7 @@ def test_several_exercices_and_activities_all_reach_userinfo():
             Exercice(code_profession="21", activites=()),
         ),
     )
-    info = claims.userinfo(Authentication(two, "MOBILE", 0, "s"), sub_format="uuid")
+    info = claims.userinfo(Authentication(two, "MOBILE", 0, "s"), profile="psc-2026")
     exercices = info["SubjectRefPro"]["exercices"]
     assert [len(e["activities"]) for e in exercices] == [2, 0]
     assert info["SubjectRole"] == ["10^1.2.250.1.213.1.1.5.5", "21^1.2.250.1.213.1.1.5.5"]
@@ -207,7 +207,7 @@ def test_every_fixture_person_has_the_sample_shape_key_by_key_type_by_type():
     people = list(Directory.from_fixtures(BUNDLED_FIXTURES / "annuaire").all())
     assert len(people) >= 40
     for person in people:
-        info = claims.userinfo(Authentication(person, "MOBILE", 0, "s"), sub_format="legacy")
+        info = claims.userinfo(Authentication(person, "MOBILE", 0, "s"), profile="psc-2023")
         shape = _type_shape(info)
         assert list(shape) == list(sample_top), person.id_nat
         for key, kind in sample_top.items():
@@ -223,3 +223,15 @@ def test_every_fixture_person_has_the_sample_shape_key_by_key_type_by_type():
         )
         assert list(access) == PSC_ACCESS_TOKEN_KEYS
         assert all(isinstance(other["qualite"], int) for other in access["otherIds"])
+
+
+def test_psc_2026_profile_adds_its_claims_and_uuid_sub():
+    ctx = TokenContext(CTX.issuer, CTX.client_id, CTX.scope, "n", CTX.issued_at, "psc-2026")
+    access = claims.access_token(AUTH, ctx, lifetime=120, jti="j")
+    assert access["PSISubjectNameID"] == "" and access["auth_level"] == "1"
+    assert access["jti"] == "onrtac:j" and len(access["sub"]) == 36
+    id_claims = claims.id_token(AUTH, ctx, lifetime=120, jti="j", at_hash="h")
+    assert id_claims["auth_level"] == "1" and id_claims["sub"] == access["sub"]
+    assert claims.userinfo(AUTH, profile="psc-2026")["sub"] == access["sub"]
+    legacy = claims.access_token(AUTH, CTX, lifetime=120, jti="j")
+    assert "auth_level" not in legacy and legacy["jti"] == "j"

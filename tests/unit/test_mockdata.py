@@ -99,3 +99,22 @@ def test_missing_and_non_utf8_files(tmp_path):
     latin.write_bytes("clients: [{client_id: é}]".encode("latin-1"))
     with pytest.raises(MockDataError, match="not UTF-8"):
         load_clients(latin)
+
+
+def test_client_claim_profile_overrides_the_server_default(tmp_path):
+    path = _write(
+        tmp_path,
+        "clients.yaml",
+        "clients:\n  - {client_id: a, client_secret: s, redirect_uris: [x], claim_profile: psc-2026}\n"
+        "  - {client_id: b, client_secret: s, redirect_uris: [y]}\n",
+    )
+    data = MockData(identities={}, clients=load_clients(path))
+    assert data.claim_profile("a", "psc-2023") == "psc-2026"
+    assert data.claim_profile("b", "psc-2023") == "psc-2023"
+    bad = _write(
+        tmp_path,
+        "bad.yaml",
+        "clients:\n  - {client_id: a, client_secret: s, redirect_uris: [x], claim_profile: v9}\n",
+    )
+    with pytest.raises(MockDataError, match=r"claim_profile: must be one of psc-2023, psc-2026"):
+        load_clients(bad)
