@@ -227,15 +227,10 @@ def accurate_document(settings: Settings) -> dict[str, Any]:
         "response_modes_supported": ["query"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "introspection_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-        ],
-        "revocation_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-        ],
+        "token_endpoint_auth_methods_supported": _auth_methods(settings),
+        "introspection_endpoint_auth_methods_supported": _auth_methods(settings),
+        "revocation_endpoint_auth_methods_supported": _auth_methods(settings),
+        **_mtls(settings, urls),
         "userinfo_signing_alg_values_supported": ["RS256"],
         "acr_values_supported": ["eidas1"],
         "claims_supported": [
@@ -267,6 +262,24 @@ def accurate_document(settings: Settings) -> dict[str, Any]:
         "backchannel_logout_session_supported": True,
         "frontchannel_logout_supported": False,
     }
+
+
+def _auth_methods(settings: Settings) -> list[str]:
+    methods = ["client_secret_basic", "client_secret_post"]
+    return [*methods, "tls_client_auth"] if settings.tls_port >= 0 else methods
+
+
+def _mtls(settings: Settings, urls: dict[str, str]) -> dict[str, Any]:
+    """With the TLS listener on: RFC 8705's bound tokens and the endpoints' mTLS aliases."""
+    if settings.tls_port < 0:
+        return {}
+    front = settings.effective_tls_url
+    aliases = {
+        name: front + urls[name][len(settings.effective_backchannel_url) :]
+        for name in ("token_endpoint", "introspection_endpoint", "revocation_endpoint",
+                     "userinfo_endpoint", "backchannel_authentication_endpoint")
+    }  # fmt: skip
+    return {"tls_client_certificate_bound_access_tokens": True, "mtls_endpoint_aliases": aliases}
 
 
 def document(settings: Settings) -> dict[str, Any]:

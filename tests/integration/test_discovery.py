@@ -106,3 +106,14 @@ def test_forwarded_headers_only_from_trusted_proxies(start_server):
     assert _login_redirect(untrusted, forwarded).startswith("/auth/realms/")
     trusted = start_server(trusted_proxies=["127.0.0.1"])
     assert _login_redirect(trusted, forwarded).startswith("/psc/auth/realms/")
+
+
+def test_accurate_discovery_with_tls_advertises_mtls(start_server):
+    server = start_server(discovery="accurate", tls_port=0)
+    doc = requests.get(
+        server.settings.issuer + "/.well-known/wallet-openid-configuration", timeout=5
+    ).json()
+    assert "tls_client_auth" in doc["token_endpoint_auth_methods_supported"]
+    assert doc["tls_client_certificate_bound_access_tokens"] is True
+    token = doc["mtls_endpoint_aliases"]["token_endpoint"]
+    assert token == f"https://localhost:{server.tls_port}{REALM}/protocol/openid-connect/token"

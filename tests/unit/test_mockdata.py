@@ -105,7 +105,8 @@ def test_client_claim_profile_overrides_the_server_default(tmp_path):
     path = _write(
         tmp_path,
         "clients.yaml",
-        "clients:\n  - {client_id: a, client_secret: s, redirect_uris: [x], claim_profile: psc-2026}\n"
+        "clients:\n"
+        "  - {client_id: a, client_secret: s, redirect_uris: [x], claim_profile: psc-2026}\n"
         "  - {client_id: b, client_secret: s, redirect_uris: [y]}\n",
     )
     data = MockData(identities={}, clients=load_clients(path))
