@@ -124,8 +124,11 @@ def _banner(settings: Settings) -> str:
         f"  discovery  {settings.issuer}/.well-known/wallet-openid-configuration",
         f"  login      {public}/auth?{query}",
         f"  phone      {public}/phone/",
+        f"  control    {public}/_mock/openapi.json",
         f"  health     {public}/_mock/health/ready",
     ]
+    if settings.fhir_path:
+        lines.insert(-1, f"  fhir       {public}{settings.fhir_path.rstrip('/')}/metadata")
     if settings.backchannel_url:
         lines.insert(2, f"  backchannel {settings.effective_backchannel_url}")
     tls = settings.effective_tls_url
