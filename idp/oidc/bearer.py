@@ -118,8 +118,9 @@ class TokenInspector:
 
     def _access_state(self, token_claims: dict[str, Any]) -> tuple[str, Session | None]:
         exp = token_claims.get("exp")
-        if not isinstance(exp, int | float) or exp <= self._store.clock.now():
-            return EXPIRED, None  # the mock clock decides expiry
+        live = self._sessions.access_token_live(str(token_claims.get("jti", "")))
+        if not isinstance(exp, int | float) or exp <= time.time() or not live:
+            return EXPIRED, None  # expired for real (tampering) or on the mock clock
         if self._store.get(REVOKED, str(token_claims.get("jti", ""))):
             return REVOKED_TOKEN, None
         if "sid" not in token_claims:  # a service account's token: no session

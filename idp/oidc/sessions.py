@@ -26,6 +26,7 @@ from idp.store import Store
 
 SESSION = "session"
 REFRESH = "refresh"
+ACCESS_TOKEN = "access_token"
 # How long a refresh token's record outlives the token, to say why it no longer works.
 _TOMBSTONE = 3600
 
@@ -141,6 +142,15 @@ class Sessions:
             self.end(session_id)
             return True
         return False
+
+    def record_access_token(self, jti: str, lifetime: int) -> None:
+        """Access tokens are JWTs with real timestamps (so relying parties accept them),
+        but whether one is still live is the mock clock's decision: a ledger entry that
+        expires with it."""
+        self._store.put(ACCESS_TOKEN, jti, {}, ttl=lifetime)
+
+    def access_token_live(self, jti: str) -> bool:
+        return self._store.get(ACCESS_TOKEN, jti) is not None
 
     def end(self, session_id: str) -> Session | None:
         """End the session; its refresh tokens die with it. Returns what ended, if live."""

@@ -93,6 +93,7 @@ class TokenIssuer:
         lifetime = self.settings.access_token_lifetime
         access_claims = claims.access_token(auth, ctx, lifetime=lifetime, jti=str(uuid.uuid4()))
         access_claims = self.adjusted(auth, access_claims)
+        self.sessions.record_access_token(str(access_claims.get("jti", "")), lifetime)
         return {
             "access_token": self._sign("access_token", access_claims),
             "expires_in": lifetime,
@@ -114,6 +115,7 @@ class TokenIssuer:
         access_claims = claims.service_account_access_token(
             ctx, lifetime=lifetime, jti=str(uuid.uuid4())
         )
+        self.sessions.record_access_token(access_claims["jti"], lifetime)
         return {
             "access_token": self.keys.sign(access_claims),
             "expires_in": lifetime,

@@ -53,3 +53,22 @@ def test_refresh_token_of_another_client_is_refused(discovery):
     with pytest.raises(OAuthError) as error:
         _refresh(demo, discovery, token["refresh_token"])
     assert error.value.error == "invalid_grant"
+
+
+def test_access_tokens_expire_on_the_mock_clock_and_new_ones_still_work(discovery, clock):
+    import requests
+
+    def userinfo(access_token: str) -> int:
+        return requests.get(
+            discovery["userinfo_endpoint"],
+            headers={"Authorization": "Bearer " + access_token},
+            timeout=5,
+        ).status_code
+
+    rp = RelyingParty(discovery)
+    old, _ = rp.login_auto(auto_medecin().id_nat)
+    assert userinfo(old["access_token"]) == 200
+    clock.advance(3600)
+    assert userinfo(old["access_token"]) == 401  # 120 s have passed on the mock clock
+    new, _ = rp.login_auto(auto_medecin().id_nat)
+    assert userinfo(new["access_token"]) == 200  # issued after the advance: live
