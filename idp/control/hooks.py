@@ -12,6 +12,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.http import HTTP_STATUS_CODES
 
 from idp.context import services
+from idp.control.state import take_shot
 
 log = logging.getLogger("idp.control")
 FAULT = "fault"
@@ -77,22 +78,9 @@ def _inject_fault() -> Response | None:
     name = ENDPOINTS.get(request.endpoint or "")
     if name is None:
         return None
-    store = services().store
-    applied: dict[str, Any] = {}
-
-    def consume(value: dict[str, Any]) -> None:
-        remaining = value.get("times")
-        if remaining is not None and remaining <= 0:
-            return
-        if remaining is not None:
-            value["times"] = remaining - 1
-        applied.update(value)
-
-    record = store.update(FAULT, name, consume)
-    if record is None or not applied:
+    applied = take_shot(services().store, FAULT, name)
+    if applied is None:
         return None
-    if record.value.get("times") is not None and record.value["times"] <= 0:
-        store.delete(FAULT, name)
     request.environ["psc_mock.fault"] = True
     if applied.get("delay"):
         time.sleep(float(applied["delay"]))

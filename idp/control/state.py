@@ -15,6 +15,25 @@ OPEN = "none"  # PSC_MOCK_ADMIN_TOKEN=none: no token, even off loopback
 _LOG_SIZE = 1000
 
 
+def take_shot(store, kind: str, key: str) -> dict[str, Any] | None:
+    """Consume one use of an N-shot record (a fault, a tampering): its value, or None when
+    there is none left. ``times`` absent: it lasts until cleared."""
+    shot: dict[str, Any] = {}
+
+    def consume(value: dict[str, Any]) -> None:
+        remaining = value.get("times")
+        if remaining is not None and remaining <= 0:
+            return
+        if remaining is not None:
+            value["times"] = remaining - 1
+        shot.update(value)
+
+    record = store.update(kind, key, consume)
+    if record is not None and record.value.get("times") is not None and record.value["times"] <= 0:
+        store.delete(kind, key)
+    return shot or None
+
+
 def is_loopback(address: str | None) -> bool:
     if not address:
         return False

@@ -14,6 +14,7 @@ from typing import Any
 from flask import g, has_request_context
 
 from idp import claims as psc_claims
+from idp.control.state import take_shot
 
 TAMPER = "tamper"
 KEY = "next"
@@ -70,20 +71,7 @@ def current(store) -> dict[str, Any] | None:
     id_token of one response share it)."""
     if has_request_context() and "psc_mock_tamper" in g:
         return g.psc_mock_tamper
-    shot: dict[str, Any] = {}
-
-    def consume(value: dict[str, Any]) -> None:
-        remaining = value.get("times")
-        if remaining is not None and remaining <= 0:
-            return
-        if remaining is not None:
-            value["times"] = remaining - 1
-        shot.update(value)
-
-    record = store.update(TAMPER, KEY, consume)
-    if record is not None and record.value.get("times") is not None and record.value["times"] <= 0:
-        store.delete(TAMPER, KEY)
-    result = shot or None
+    result = take_shot(store, TAMPER, KEY)
     if has_request_context():
         g.psc_mock_tamper = result
     return result

@@ -28,8 +28,7 @@ from idp.card.token import CKR, PIN_LENGTH, Pkcs11Error
 from idp.context import Services, services
 from idp.oidc import authorize
 from idp.oidc.logins import Login
-from idp.web.errors import error_page
-from idp.web.login import _ACTIONS, _expired_login, _login_or_404
+from idp.web.login import _ACTIONS, _expired_login, _login_or_404, posted_login
 from idp.web.security import content_security_policy
 
 log = logging.getLogger(__name__)
@@ -103,13 +102,7 @@ def _card_page(
 @bp.post(_ACTIONS + "/card")
 def submit() -> Response:
     svc = services()
-    login = _login_or_404(request.args.get("tab_id", ""))
-    if not login.check_csrf(request.form.get("csrf", "")):
-        return error_page(
-            "Formulaire expiré",
-            "Ce formulaire n'est plus valable. Rechargez la page de connexion et recommencez.",
-            status=400,
-        )
+    login = posted_login()
     selected = request.form.get("serial", "").strip()
     typed = request.form.get("other_serial", "").strip()
     serial = typed or selected

@@ -75,16 +75,24 @@ def _login_page(login: Login, *, typed: str, remembered: bool, error: str = "", 
     return make_response(html, status)
 
 
+def posted_login() -> Login:
+    """The login a form was posted for, its CSRF token checked (else an error page)."""
+    login = _login_or_404(request.args.get("tab_id", ""))
+    if not login.check_csrf(request.form.get("csrf", "")):
+        abort(
+            error_page(
+                "Formulaire expiré",
+                "Ce formulaire n'est plus valable. Rechargez la page de connexion et recommencez.",
+                status=400,
+            )
+        )
+    return login
+
+
 @bp.post(_ACTIONS + "/authenticate")
 def submit() -> Response:
     svc = services()
-    login = _login_or_404(request.args.get("tab_id", ""))
-    if not login.check_csrf(request.form.get("csrf", "")):
-        return error_page(
-            "Formulaire expiré",
-            "Ce formulaire n'est plus valable. Rechargez la page de connexion et recommencez.",
-            status=400,
-        )
+    login = posted_login()
     typed = request.form.get("id_nat", "").strip()
     remember = request.form.get("remember") == "on"
     practitioner = svc.directory.get(typed) if typed else None
