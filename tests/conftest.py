@@ -61,3 +61,11 @@ def start_server():
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_server():
+    """A mock with its HTTPS listener on a free port and a clock of its own."""
+    server = MockServer(Settings(port=0, tls_port=0), clock=Clock()).start_in_thread()
+    yield server
+    server.stop()

@@ -15,10 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from idp.app import BUNDLED_FIXTURES
-from idp.clock import Clock
 from idp.mockdata import MockDataError, load_clients
-from idp.server import MockServer
-from idp.settings import Settings
 from tests.conftest import CI_CLIENT
 from tests.oidc_client import RelyingParty, follow_to_callback
 
@@ -52,10 +49,8 @@ def unverified(token: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def server():
-    mock = MockServer(Settings(port=0, tls_port=0), clock=Clock()).start_in_thread()
-    yield mock
-    mock.stop()
+def server(tls_server):
+    return tls_server
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from cryptography.x509.oid import NameOID
 from idp.app import BUNDLED_FIXTURES
 from idp.auth import card as card_auth
 from idp.cli import _banner
-from idp.clock import Clock
 from idp.server import MockServer
 from idp.settings import REALM_PATH, Settings
 from tests.oidc_client import RelyingParty
@@ -46,10 +45,8 @@ def page_text(response: requests.Response) -> str:
 
 
 @pytest.fixture(scope="module")
-def server():
-    mock = MockServer(Settings(port=0, tls_port=0), clock=Clock()).start_in_thread()
-    yield mock
-    mock.stop()
+def server(tls_server):
+    return tls_server
 
 
 @pytest.fixture(scope="module")
