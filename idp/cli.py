@@ -124,6 +124,7 @@ def _banner(settings: Settings) -> str:
         f"  discovery  {settings.issuer}/.well-known/wallet-openid-configuration",
         f"  login      {public}/auth?{query}",
         f"  phone      {public}/phone/",
+        f"  reader     {public}/reader/",
         f"  control    {public}/_mock/openapi.json",
         f"  health     {public}/_mock/health/ready",
     ]

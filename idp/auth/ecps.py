@@ -4,7 +4,9 @@ The login page shows a two-digit code; the phone asks the e-CPS password, then o
 three codes of which one is right; choosing it approves, choosing another or refusing
 denies. The identity's policy can answer in the phone's place: ``auto`` approves at once,
 ``deny`` refuses, ``timeout`` never answers (the request expires), ``manual`` waits for
-someone on the phone simulator. The same approvals will serve CIBA.
+someone on the phone simulator. The same approvals serve CIBA, whose ``channel=CARD``
+requests are answered on the card-reader simulator (CPS-Gestion) instead of the phone:
+each approval says its channel, and each simulator shows and answers only its own.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from idp.store import Store
 
 APPROVAL = "approval"
 PENDING, APPROVED, DENIED, EXPIRED = "pending", "approved", "denied", "expired"
+MOBILE, CARD = "MOBILE", "CARD"  # the e-CPS app on the phone, or the card through CPS-Gestion
 # Records outlive their deadline a little, so a late poll learns "expired", not "unknown".
 _GRACE = 600
 
@@ -38,6 +41,7 @@ class Approval:
     reason: str = ""  # why it was denied: refused, wrong_code, policy
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     approve_at: float | None = None  # an ``auto`` policy with a delay (control API scenario)
+    channel: str = MOBILE  # where it is answered: the phone (MOBILE) or the card reader (CARD)
 
     def status_at(self, now: float) -> str:
         if self.status == PENDING and self.approve_at is not None and now >= self.approve_at:
@@ -67,8 +71,16 @@ class Approvals:
         self._store = store
         self._lifetime = lifetime
 
-    def request(self, identity: Identity, client_name: str, code: str | None = None) -> Approval:
-        """Push a request to the person's phone; the identity's policy may answer it."""
+    def request(
+        self,
+        identity: Identity,
+        client_name: str,
+        code: str | None = None,
+        *,
+        channel: str = MOBILE,
+    ) -> Approval:
+        """Push a request to the person's phone (or card reader, ``channel=CARD``); the
+        identity's policy may answer it."""
         code = code or _two_digits()
         approval = Approval(
             id=secrets.token_urlsafe(24),
@@ -77,6 +89,7 @@ class Approvals:
             choices=_choices(code),
             client_name=client_name,
             expires_at=self._store.clock.now() + self._lifetime,
+            channel=channel,
         )
         if identity.policy == "auto" and identity.delay > 0:
             approval.approve_at = self._store.clock.now() + identity.delay
@@ -84,15 +97,16 @@ class Approvals:
             approval.status = APPROVED
         elif identity.policy == "deny":
             approval.status, approval.reason = DENIED, "policy"
-        self._supersede_pending(identity.id_nat)
+        self._supersede_pending(identity.id_nat, channel)
         self._save(approval)
         return approval
 
-    def _supersede_pending(self, id_nat: str) -> None:
-        """The e-CPS app shows one request at a time: a new push replaces a pending one.
+    def _supersede_pending(self, id_nat: str, channel: str) -> None:
+        """The e-CPS app (or CPS-Gestion) shows one request at a time: a new push replaces
+        a pending one of the same channel.
         [INFERRED: no source describes two simultaneous pushes.]"""
         for record in self._store.owned_by(APPROVAL, id_nat):
-            if record.value["status"] == PENDING:
+            if record.value["status"] == PENDING and _channel(record.value) == channel:
                 self._store.update(
                     APPROVAL,
                     record.key,
@@ -107,13 +121,14 @@ class Approvals:
         record = self._store.get(APPROVAL, approval_id)
         return Approval(**record.value) if record else None
 
-    def pending_for(self, identity: Identity) -> list[Approval]:
-        """What the phone shows. A ``timeout`` identity's phone never shows anything."""
+    def pending_for(self, identity: Identity, channel: str = MOBILE) -> list[Approval]:
+        """What the phone (or, ``channel=CARD``, the card reader) shows. A ``timeout``
+        identity never sees anything."""
         if identity.policy == "timeout":
             return []
         now = self._store.clock.now()
         approvals = (Approval(**r.value) for r in self._store.owned_by(APPROVAL, identity.id_nat))
-        return [a for a in approvals if a.status_at(now) == PENDING]
+        return [a for a in approvals if a.channel == channel and a.status_at(now) == PENDING]
 
     def answer(
         self, approval_id: str, identity: Identity, *, password: str, chosen: str | None
@@ -128,7 +143,11 @@ class Approvals:
 
         def decide(value: dict) -> None:
             approval = Approval(**value)
-            if approval.id_nat != identity.id_nat or approval.status_at(now) != PENDING:
+            if (
+                approval.id_nat != identity.id_nat
+                or approval.channel != MOBILE
+                or approval.status_at(now) != PENDING
+            ):
                 return
             if chosen is None:
                 value.update(status=DENIED, reason="refused")
@@ -136,6 +155,30 @@ class Approvals:
                 value.update(status=APPROVED)
             else:
                 value.update(status=DENIED, reason="wrong_code")
+
+        record = self._store.update(APPROVAL, approval_id, decide)
+        return Approval(**record.value) if record else None
+
+    def answer_on_card(self, approval_id: str, id_nat: str, *, approve: bool) -> Approval | None:
+        """Approve or refuse a ``channel=CARD`` request of ``id_nat`` on the card reader.
+
+        The caller has authenticated the holder's card (PIN, signed challenge, card check)
+        before approving; a refusal needs no card. Only a pending CARD request changes.
+        """
+        now = self._store.clock.now()
+
+        def decide(value: dict) -> None:
+            approval = Approval(**value)
+            if (
+                approval.id_nat != id_nat
+                or approval.channel != CARD
+                or approval.status_at(now) != PENDING
+            ):
+                return
+            if approve:
+                value.update(status=APPROVED)
+            else:
+                value.update(status=DENIED, reason="refused")
 
         record = self._store.update(APPROVAL, approval_id, decide)
         return Approval(**record.value) if record else None
@@ -148,3 +191,7 @@ class Approvals:
             ttl=self._lifetime + _GRACE,
             owner=approval.id_nat,
         )
+
+
+def _channel(value: dict) -> str:
+    return value.get("channel", MOBILE)  # records stored before channels existed

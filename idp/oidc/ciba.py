@@ -4,7 +4,9 @@
 The client's server posts to ``{issuer}/protocol/openid-connect/ext/ciba/auth`` who it
 wants to log in (``login_hint=<idNat>``) and the two digits it shows the person
 (``binding_message``); the mock pushes an e-CPS approval with those digits to the
-person's phone (the phone simulator) and answers an ``auth_req_id``. The client then
+person's phone (the phone simulator), or with ``channel=CARD`` a request to the card
+reader on the person's desktop (CPS-Gestion: the card-reader simulator, where the card's
+PIN approves), and answers an ``auth_req_id``. The client then
 polls the token endpoint with ``grant_type=urn:openid:params:grant-type:ciba`` until the
 person approves (tokens), refuses (``access_denied``) or lets it expire
 (``expired_token``). Only poll mode exists at PSC: ping and push are refused.
@@ -41,7 +43,7 @@ from authlib.oauth2.rfc8628.errors import (
 from authlib.oidc.core import OpenIDToken
 from flask import Response, jsonify
 
-from idp.auth.ecps import APPROVED, DENIED, EXPIRED, PENDING, Approvals
+from idp.auth.ecps import APPROVED, CARD, DENIED, EXPIRED, MOBILE, PENDING, Approvals
 from idp.auth.eligibility import Refusal, check_ecps_login
 from idp.mockdata import Identity
 from idp.oidc.clients import CIBA_GRANT_TYPE
@@ -54,9 +56,9 @@ if TYPE_CHECKING:
 
 GRANT_TYPE = CIBA_GRANT_TYPE
 CIBA = "ciba"
-# channel (ANS's custom parameter) -> authMode in the tokens
-CHANNELS = {"MOBILE": "MOBILE", "CARD": "CARD"}
-DEFAULT_CHANNEL = "MOBILE"
+# channel (ANS's custom parameter) -> authMode in the tokens (and the approval's channel)
+CHANNELS = {MOBILE: "MOBILE", CARD: "CARD"}
+DEFAULT_CHANNEL = MOBILE
 SLOW_DOWN_STEP = 5  # CIBA Core §11 / RFC 8628 §3.5: each slow_down adds 5 s
 # Records outlive their deadline a little, so a late poll learns "expired", not "unknown".
 _GRACE = 600
@@ -103,7 +105,7 @@ class CibaRequest:
     id_nat: str
     scope: str
     auth_mode: str  # MOBILE or CARD, from the channel
-    approval_id: str  # the push on the person's phone
+    approval_id: str  # the push on the person's phone, or to the card reader (CARD)
     expires_at: float  # mock clock
     interval: int  # grows by 5 s with each slow_down
     last_poll: float | None = None
@@ -252,11 +254,12 @@ def _start(svc: Services, request) -> CibaRequest:
             "shown by the client and picked by the user on the e-CPS app"
         )
 
-    # The push lives as long as the CIBA request. CARD goes through CPS-Gestion at PSC;
-    # until the card-reader simulator exists, the phone simulator approves it too (the
-    # request carries authMode CARD all the same).
+    # The push lives as long as the CIBA request. MOBILE goes to the phone simulator,
+    # CARD to the card-reader simulator (CPS-Gestion), which asks the card's PIN.
     pushes = Approvals(svc.store, svc.settings.ciba_expires_in)
-    approval = pushes.request(identity, client.client.name or client.client_id, binding)
+    approval = pushes.request(
+        identity, client.client.name or client.client_id, binding, channel=channel
+    )
     return CibaRequests(svc.store, svc.settings).start(
         client_id=client.get_client_id(),
         id_nat=id_nat,
@@ -270,7 +273,7 @@ def _eligibility(svc: Services, id_nat, practitioner, identity, channel: str) ->
     refusal = check_ecps_login(
         id_nat, practitioner, identity, settings=svc.settings, now=svc.clock.now()
     )
-    if channel != "CARD":
+    if channel != CARD:
         return refusal
     if refusal and refusal.code != "ecps_not_activated":  # a card needs no e-CPS
         return refusal

@@ -5,7 +5,9 @@ The reader holds the virtual cards ``credentials.yaml`` declares; the person pic
 what a card login does: it issues a random challenge, the software card signs it after
 the PIN login (``SoftCardBackend`` over the card state kept in the store), and the server
 verifies the signature and the certificate (:func:`idp.auth.card.check_card_certificate`,
-at the mock clock) before completing the parked login with ``authMode=CARD``.
+at the mock clock) before completing the parked login with ``authMode=CARD``. Those steps
+(:func:`authenticate_card`) and the reader's list (:func:`reader_cards`) also serve the
+card-reader simulator of CIBA's CARD channel (:mod:`idp.web.reader`).
 
 The CRLs each authority publishes (DER, issued at start-up, after each opposition, and
 again when the mock clock passes their next update) are at ``/pki/crl/<authority>.crl``,
@@ -26,6 +28,7 @@ from idp.auth.eligibility import check_ecps_login
 from idp.card.pki import HIERARCHY
 from idp.card.token import CKR, PIN_LENGTH, Pkcs11Error
 from idp.context import Services, services
+from idp.directory.model import Practitioner
 from idp.oidc import authorize
 from idp.oidc.logins import Login
 from idp.web.login import _ACTIONS, _expired_login, _login_or_404, posted_login
@@ -39,6 +42,7 @@ _SERIAL = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,39}")
 _PERSON_REFUSALS = frozenset({"not_propagated", "outside_perimeter"})
 NO_CARD = "Choisissez une carte insérée dans le lecteur, ou saisissez son numéro de série."
 PIN_FORMAT = f"Le code porteur se compose de {PIN_LENGTH} chiffres."
+NO_PKI = "La connexion par carte n'est pas disponible : ce bac à sable n'a pas d'IGC de test."
 
 
 def authority_slug(name: str) -> str:
@@ -60,6 +64,70 @@ def unknown_card_message(serial: str) -> str:
     return f"Aucune carte de numéro de série « {serial} » n'est connue du lecteur simulé."
 
 
+# --- The simulated reader and the card authentication (login tab and CIBA reader) ----------
+
+
+class CardRefused(Exception):
+    """The card authentication failed: the French message to show, and the HTTP status."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def reader_cards(svc: Services) -> list[tuple]:
+    """The inserted cards (``credentials.yaml``'s), each with a note on its state."""
+    reader = []
+    if svc.cards is not None:
+        for card in svc.cards.reader():
+            state = svc.cards.state(card.serial)
+            note = ""
+            if state.opposed_at is not None:
+                note = "en opposition"
+            elif state.locked:
+                note = "bloquée"
+            reader.append((card, note))
+    return reader
+
+
+def authenticate_card(svc: Services, serial: str, pin: str) -> Practitioner:
+    """What a card login does, for the card of ``serial`` and the typed PIN: a random
+    challenge signed by the software card after the PIN login (3 tries, then locked), the
+    signature verified, the card checked (chain, validity, CRL, holder, card type) at the
+    mock clock, and the holder one PSC lets in. The holder, or :class:`CardRefused`."""
+    if svc.cards is None:
+        raise CardRefused(NO_PKI)
+    if not serial:
+        raise CardRefused(NO_CARD)
+    if not _SERIAL.fullmatch(serial):
+        raise CardRefused(unknown_card_message(serial))
+    try:
+        backend = svc.cards.backend(serial)
+    except (KeyError, ValueError):
+        raise CardRefused(unknown_card_message(serial)) from None
+    challenge = secrets.token_bytes(32)
+    try:
+        answer = backend.authenticate(pin, challenge)
+    except Pkcs11Error as error:
+        log.info("card %s: %s", serial, error)
+        raise CardRefused(_pin_message(error)) from None
+    if not card_auth.verify_challenge_signature(answer.certificate, challenge, answer.signature):
+        raise CardRefused(card_auth.MESSAGES[card_auth.BAD_SIGNATURE], 403)
+    check = svc.cards.check(answer.certificate)
+    if not check.ok:
+        log.info("card %s refused: %s (%s)", serial, check.code, check.detail)
+        raise CardRefused(check.message, 403)
+    practitioner = check.practitioner
+    identity = svc.mockdata.identity(practitioner.id_nat)
+    refusal = check_ecps_login(
+        practitioner.id_nat, practitioner, identity, settings=svc.settings, now=svc.clock.now()
+    )
+    if refusal and refusal.code in _PERSON_REFUSALS:
+        raise CardRefused(refusal.message, 403)
+    return practitioner
+
+
 # --- The "Carte CPS" tab ----------------------------------------------------------------
 
 
@@ -72,20 +140,10 @@ def show() -> Response:
 def _card_page(
     svc: Services, login: Login, *, selected: str = "", typed: str = "", error: str = "", status=200
 ) -> Response:
-    reader = []
-    if svc.cards is not None:
-        for card in svc.cards.reader():
-            state = svc.cards.state(card.serial)
-            note = ""
-            if state.opposed_at is not None:
-                note = "en opposition"
-            elif state.locked:
-                note = "bloquée"
-            reader.append((card, note))
     html = render_template(
         "login_card.html",
         login=login,
-        reader=reader,
+        reader=reader_cards(svc),
         selected=selected,
         typed=typed,
         error=error,
@@ -108,40 +166,12 @@ def submit() -> Response:
     serial = typed or selected
     pin = request.form.get("pin", "")
 
-    def refuse(message: str, status: int = 400) -> Response:
-        return _card_page(svc, login, selected=selected, typed=typed, error=message, status=status)
-
-    if svc.cards is None:
-        return refuse(
-            "La connexion par carte n'est pas disponible : ce bac à sable n'a pas d'IGC de test."
+    try:
+        practitioner = authenticate_card(svc, serial, pin)
+    except CardRefused as refused:
+        return _card_page(
+            svc, login, selected=selected, typed=typed, error=refused.message, status=refused.status
         )
-    if not serial:
-        return refuse(NO_CARD)
-    if not _SERIAL.fullmatch(serial):
-        return refuse(unknown_card_message(serial))
-    try:
-        backend = svc.cards.backend(serial)
-    except (KeyError, ValueError):
-        return refuse(unknown_card_message(serial))
-    challenge = secrets.token_bytes(32)
-    try:
-        answer = backend.authenticate(pin, challenge)
-    except Pkcs11Error as error:
-        log.info("card %s: %s", serial, error)
-        return refuse(_pin_message(error))
-    if not card_auth.verify_challenge_signature(answer.certificate, challenge, answer.signature):
-        return refuse(card_auth.MESSAGES[card_auth.BAD_SIGNATURE], 403)
-    check = svc.cards.check(answer.certificate)
-    if not check.ok:
-        log.info("card %s refused: %s (%s)", serial, check.code, check.detail)
-        return refuse(check.message, 403)
-    practitioner = check.practitioner
-    identity = svc.mockdata.identity(practitioner.id_nat)
-    refusal = check_ecps_login(
-        practitioner.id_nat, practitioner, identity, settings=svc.settings, now=svc.clock.now()
-    )
-    if refusal and refusal.code in _PERSON_REFUSALS:
-        return refuse(refusal.message, 403)
     finished = svc.logins.finish(login.tab_id)
     if finished is None:
         return _expired_login()

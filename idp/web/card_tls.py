@@ -20,7 +20,7 @@ from idp.auth.eligibility import check_ecps_login
 from idp.context import services
 from idp.oidc import authorize
 from idp.tls import client_certificate
-from idp.web.card import _PERSON_REFUSALS
+from idp.web.card import _PERSON_REFUSALS, NO_PKI
 from idp.web.errors import error_page
 from idp.web.login import _ACTIONS, _expired_login, _login_or_404
 
@@ -42,7 +42,6 @@ NO_CERTIFICATE = (
     "lecteur et que le module de la carte (PKCS#11) est chargé dans le navigateur, puis "
     "recommencez."
 )
-NO_PKI = "La connexion par carte n'est pas disponible : ce bac à sable n'a pas d'IGC de test."
 
 
 def tls_login_url(tab_id: str) -> str:

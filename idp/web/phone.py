@@ -1,5 +1,7 @@
 """The e-CPS phone simulator: one page per idNat, where its pending requests are
-approved as on the phone (password, then the right code among three) or refused."""
+approved as on the phone (password, then the right code among three) or refused.
+CIBA's ``channel=CARD`` requests are not the phone's: the card-reader simulator
+(:mod:`idp.web.reader`) answers them."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import hmac
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
 
-from idp.auth.ecps import WrongPassword
+from idp.auth.ecps import MOBILE, WrongPassword
 from idp.context import services
 from idp.web.errors import error_page
 
@@ -54,7 +56,7 @@ def _page(id_nat: str, *, message: str = "", error: str = "", status: int = 200)
 def answer(id_nat: str, approval_id: str) -> Response:
     svc = services()
     approval = svc.approvals.get(approval_id)
-    if approval is None or approval.id_nat != id_nat:
+    if approval is None or approval.id_nat != id_nat or approval.channel != MOBILE:
         return _page(id_nat, error="Cette demande n'existe plus.", status=404)
     if not hmac.compare_digest(request.form.get("csrf", "").encode(), approval.csrf.encode()):
         return _page(id_nat, error="Formulaire expiré : rechargez la page.", status=400)

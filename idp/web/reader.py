@@ -1,0 +1,121 @@
+"""The card-reader simulator: CPS-Gestion on the professional's desktop, where CIBA's
+``channel=CARD`` requests are approved with the card and its PIN.
+
+``/reader/`` lists the inserted cards (``credentials.yaml``'s); ``/reader/<serial>`` shows
+the pending CARD requests for that card's holder (the client's name and the two digits of
+its ``binding_message``). Approving runs the card login's own steps
+(:func:`idp.web.card.authenticate_card`: PIN with its tries and lock, a challenge signed
+by the software card, the card check at the mock clock) and then approves the request;
+refusing denies it (no PIN needed). MOBILE requests stay on the phone simulator.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import Blueprint, Response, make_response, render_template, request, url_for
+
+from idp.auth.ecps import APPROVED, CARD, DENIED
+from idp.card.token import PIN_LENGTH
+from idp.context import Services, services
+from idp.web.card import NO_PKI, CardRefused, authenticate_card, reader_cards, unknown_card_message
+from idp.web.errors import error_page
+
+log = logging.getLogger(__name__)
+bp = Blueprint("reader", __name__, url_prefix="/reader")
+
+GONE = "Cette demande n'existe plus."
+EXPIRED = "Cette demande a expiré."
+APPROVED_MESSAGE = "Connexion validée : l'application va recevoir la réponse."
+REFUSED_MESSAGE = "Demande refusée."
+CSRF_EXPIRED = "Formulaire expiré : rechargez la page."
+
+
+def wrong_holder_message(id_nat: str) -> str:
+    return f"Cette carte n'est pas celle de la personne à qui la demande est adressée ({id_nat})."
+
+
+@bp.get("/")
+def index() -> Response:
+    svc = services()
+    if svc.cards is None:
+        return error_page("Lecteur de cartes indisponible", NO_PKI, status=404)
+    cards = []
+    for card, note in reader_cards(svc):
+        pending = svc.approvals.pending_for(svc.mockdata.identity(card.id_nat), CARD)
+        cards.append((card, note, len(pending)))
+    return make_response(render_template("reader_index.html", cards=cards))
+
+
+@bp.get("/<serial>")
+def show(serial: str) -> Response:
+    return _page(services(), serial)
+
+
+def _inserted(svc: Services, serial: str):
+    """The reader's card of this serial and its state note, or None."""
+    for card, note in reader_cards(svc):
+        if card.serial == serial:
+            return card, note
+    return None
+
+
+def _page(
+    svc: Services, serial: str, *, message: str = "", error: str = "", status: int = 200
+) -> Response:
+    if svc.cards is None:
+        return error_page("Lecteur de cartes indisponible", NO_PKI, status=404)
+    inserted = _inserted(svc, serial)
+    if inserted is None:
+        return error_page(
+            "Carte inconnue",
+            unknown_card_message(serial),
+            status=404,
+            actions=[("Choisir une autre carte", url_for("reader.index"))],
+        )
+    card, note = inserted
+    identity = svc.mockdata.identity(card.id_nat)
+    html = render_template(
+        "reader.html",
+        card=card,
+        note=note,
+        approvals=svc.approvals.pending_for(identity, CARD),
+        message=message,
+        error=error,
+        pin_length=PIN_LENGTH,
+    )
+    return make_response(html, status)
+
+
+@bp.post("/<serial>/approvals/<approval_id>")
+def answer(serial: str, approval_id: str) -> Response:
+    svc = services()
+    if svc.cards is None:
+        return error_page("Lecteur de cartes indisponible", NO_PKI, status=404)
+    inserted = _inserted(svc, serial)
+    if inserted is None:
+        return _page(svc, serial)  # the unknown card's page
+    card, _ = inserted
+    approval = svc.approvals.get(approval_id)
+    if approval is None or approval.id_nat != card.id_nat or approval.channel != CARD:
+        return _page(svc, serial, error=GONE, status=404)
+    if not hmac.compare_digest(request.form.get("csrf", "").encode(), approval.csrf.encode()):
+        return _page(svc, serial, error=CSRF_EXPIRED, status=400)
+
+    approve = request.form.get("action") != "refuse"
+    if approve:
+        try:
+            holder = authenticate_card(svc, serial, request.form.get("pin", ""))
+        except CardRefused as refused:
+            return _page(svc, serial, error=refused.message, status=refused.status)
+        if holder.id_nat != approval.id_nat:  # the card's certificate names someone else
+            log.info("reader: card %s is %s's, not %s's", serial, holder.id_nat, approval.id_nat)
+            return _page(svc, serial, error=wrong_holder_message(approval.id_nat), status=403)
+    answered = svc.approvals.answer_on_card(approval_id, card.id_nat, approve=approve)
+    if answered is not None and answered.status == APPROVED:
+        log.info("reader: card %s approved CIBA request for %s", serial, card.id_nat)
+        return _page(svc, serial, message=APPROVED_MESSAGE)
+    if answered is not None and answered.status == DENIED and answered.reason == "refused":
+        return _page(svc, serial, message=REFUSED_MESSAGE)
+    return _page(svc, serial, error=EXPIRED, status=410)
