@@ -6,6 +6,7 @@ import pytest
 import requests
 
 from idp.clock import Clock
+from idp.context import EXTENSION
 from idp.server import MockServer
 from idp.settings import Settings
 
@@ -69,3 +70,18 @@ def tls_server():
     server = MockServer(Settings(port=0, tls_port=0), clock=Clock()).start_in_thread()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def cards(mock_server):
+    """The live mock's card service (software cards, their state, CRLs)."""
+    return mock_server.app.extensions[EXTENSION].cards
+
+
+@pytest.fixture
+def reset_cards(cards):
+    """Serials listed here get their declared state back after the test."""
+    touched: list[str] = []
+    yield touched
+    for serial in touched:
+        cards.reset(serial)

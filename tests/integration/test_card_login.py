@@ -25,7 +25,6 @@ from idp.card.pki import (
     card_validity,
     holder_for,
 )
-from idp.context import EXTENSION
 from idp.directory.index import Directory
 from tests.oidc_client import Callback, RelyingParty, follow_to_callback, forms
 
@@ -91,20 +90,6 @@ class CardBrowser:
         claims = self.rp.verify(token["id_token"], audience="psc-mock-ci")
         access = self.rp.verify(token["access_token"])
         return claims, access
-
-
-@pytest.fixture
-def cards(mock_server):
-    return mock_server.app.extensions[EXTENSION].cards
-
-
-@pytest.fixture
-def reset_cards(cards):
-    """Serials listed here get their declared state back after the test."""
-    touched: list[str] = []
-    yield touched
-    for serial in touched:
-        cards.reset(serial)
 
 
 def test_the_reader_lists_the_declared_cards(discovery):

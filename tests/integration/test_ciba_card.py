@@ -12,10 +12,8 @@ import html
 import re
 from urllib.parse import urljoin
 
-import pytest
 import requests
 
-from idp.context import EXTENSION
 from tests.fixture_people import identity
 from tests.integration.test_ciba import (
     PENDING,
@@ -68,20 +66,6 @@ class Reader:
         else:
             data["pin"] = pin
         return self.http.post(urljoin(self.url, form["action"]), data=data, timeout=5)
-
-
-@pytest.fixture
-def cards(mock_server):
-    return mock_server.app.extensions[EXTENSION].cards
-
-
-@pytest.fixture
-def reset_cards(cards):
-    """Serials listed here get their declared state back after the test."""
-    touched: list[str] = []
-    yield touched
-    for serial in touched:
-        cards.reset(serial)
 
 
 def test_card_request_is_approved_on_the_reader_with_the_pin(
