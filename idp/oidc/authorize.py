@@ -8,7 +8,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749.errors import AccessDeniedError
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
 from flask import Response, redirect, request, url_for
 
 from idp.auth.eligibility import check_ecps_login
@@ -24,6 +24,9 @@ from idp.web.errors import error_page
 def start(svc: Services) -> Response:
     server = svc.server
     params = request.values.to_dict()
+    if not _printable_ascii(params.get("redirect_uri", "")):
+        # No registered URI has such characters, and Authlib cannot even word the error.
+        return _invalid_request_page(InvalidRequestError("Invalid parameter: redirect_uri"))
     # The browser's SSO session, if this request may reuse it (prompt, max_age, hint).
     session = sso.reusable_session(svc.sessions, params)
     practitioner = svc.directory.get(session.id_nat) if session else None
@@ -47,6 +50,10 @@ def start(svc: Services) -> Response:
         return _with_session_cookie(svc, response, auth.session_id)
     login = svc.logins.begin(params, client.name or client.client_id)
     return redirect(url_for("login.show", tab_id=login.tab_id))
+
+
+def _printable_ascii(text: str) -> bool:
+    return text.isascii() and text.isprintable()
 
 
 def _auto_approves(svc: Services, id_nat: str) -> bool:

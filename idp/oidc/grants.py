@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from idp.oidc.server import PscAuthorizationServer
 
 CODE = "code"
+SPENT_CODE = "spent-code"  # a used code, remembered so that its replay can be punished
 # tls_client_auth (RFC 8705 §2.1) is registered on the server by idp.oidc.mtls.
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "tls_client_auth"]
 # A service account's scope when the client asks for none [UNCERTAIN: PSC's default
@@ -141,10 +142,23 @@ class AuthorizationCodeGrant(_PscGrant, grants.AuthorizationCodeGrant):
         return secrets.token_urlsafe(32)
 
     def query_authorization_code(self, code: str, client) -> IssuedCode | None:
-        record = self.server.store.take(CODE, code)  # single use, whatever happens next
-        if record is None or record.value["client_id"] != client.get_client_id():
+        store = self.server.store
+        record = store.take(CODE, code)  # single use, whatever happens next
+        if record is None:
+            self._punish_replay(code, client.get_client_id())
             return None
+        if record.value["client_id"] != client.get_client_id():
+            return None
+        spent = {"client_id": record.value["client_id"], "session_id": record.value["session_id"]}
+        store.put(SPENT_CODE, code, spent, ttl=self.server.settings.session_max)
         return IssuedCode(**record.value)
+
+    def _punish_replay(self, code: str, client_id: str) -> None:
+        """A code used twice may have been stolen: the tokens its first use gave stop
+        working (RFC 6749 §4.1.2, Keycloak removes the client from the session)."""
+        spent = self.server.store.take(SPENT_CODE, code)
+        if spent is not None and spent.value["client_id"] == client_id:
+            self.server.sessions.detach(spent.value["session_id"], client_id)
 
     def delete_authorization_code(self, authorization_code: IssuedCode) -> None:
         """Already gone: :meth:`query_authorization_code` took it."""
