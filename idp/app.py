@@ -43,6 +43,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Authlib refuses plain-HTTP URLs unless told; the mock serves HTTP on purpose.
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
     logging.getLogger("idp").setLevel(settings.log_level)
+    # Authlib logs issued tokens and client credentials at DEBUG: never below INFO here.
+    logging.getLogger("authlib").setLevel(logging.INFO)
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.json.sort_keys = False  # PSC's key order is part of its shape
     app.extensions[EXTENSION] = build_services(settings, clock or Clock())

@@ -23,6 +23,7 @@ invisible until the user logs in, as PKCS#11 says (and SoftHSM2 does).
 
 from __future__ import annotations
 
+import hmac
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -483,7 +484,7 @@ class SoftCard:
                 raise Pkcs11Error(
                     CKR.PIN_LOCKED, "PUK blocked" if so else "PIN blocked", tries_left=0
                 )
-            if pin != (state.puk if so else state.pin):
+            if not hmac.compare_digest(pin.encode(), (state.puk if so else state.pin).encode()):
                 tries -= 1
                 _set_tries(state, so, tries)
                 if tries == 0:
