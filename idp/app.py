@@ -17,10 +17,11 @@ from idp.card.pki import TestPki
 from idp.clock import Clock
 from idp.context import EXTENSION, Services
 from idp.control import tampering
+from idp.control.edits import RuntimeDirectory
 from idp.control.state import ControlState, scenario_overlay
 from idp.directory.index import Directory
 from idp.mockdata import MockData
-from idp.oidc.keys import KeySet
+from idp.oidc.keys import SIGNING_KEYS, KeySet
 from idp.oidc.logins import Logins
 from idp.oidc.server import PscAuthorizationServer
 from idp.oidc.sessions import Sessions
@@ -84,6 +85,11 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         sessions=sessions,
         tokens=tokens,
     )
+    edits = RuntimeDirectory(directory, store)
+    edits.replay()  # a --data-dir keeps the control API's edits and rotated keys
+    rotated = store.get(SIGNING_KEYS, SIGNING_KEYS)
+    if rotated:
+        keys.restore(rotated.value)
     return Services(
         settings=settings,
         fixtures=fixtures,
@@ -98,6 +104,7 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         server=server,
         control=ControlState.for_settings(settings),
         cards=_cards(fixtures, store, directory, mockdata),
+        edits=edits,
     )
 
 

@@ -10,6 +10,7 @@ from flask import current_app
 from idp.auth.card import Cards
 from idp.auth.ecps import Approvals
 from idp.clock import Clock
+from idp.control.edits import RuntimeDirectory
 from idp.control.state import ControlState
 from idp.directory.index import Directory
 from idp.mockdata import MockData
@@ -38,6 +39,7 @@ class Services:
     server: PscAuthorizationServer
     control: ControlState = field(default_factory=lambda: ControlState(admin_token=""))
     cards: Cards | None = None  # None when the fixtures have no pki/ folder
+    edits: RuntimeDirectory | None = None  # the control API's directory edits
 
 
 def services() -> Services:

@@ -17,6 +17,7 @@ from idp.control.directory import PractitionerError, practitioner_from_json, pra
 from idp.control.hooks import FAULT, FAULT_ENDPOINTS
 from idp.control.state import SCENARIO
 from idp.mockdata import MockDataError, parse_scenario
+from idp.oidc.keys import SIGNING_KEYS
 from idp.oidc.tokens import in_keycloak_order
 
 bp = Blueprint("control", __name__, url_prefix="/_mock")
@@ -381,6 +382,7 @@ def keys_rotate() -> Response:
         if not new.key.is_private:
             raise BadRequest("'pem' must be a private key (the mock signs with it)")
     key = svc.keys.rotate(retention, new)
+    svc.store.put(SIGNING_KEYS, SIGNING_KEYS, svc.keys.snapshot())  # --data-dir: survives
     return jsonify(kid=key.kid, keys=svc.keys.describe(), retention=retention)
 
 
@@ -402,10 +404,7 @@ def directory_put(id_nat: str) -> Response:
         practitioner = practitioner_from_json(_body(), id_nat)
     except PractitionerError as exc:
         raise BadRequest(str(exc)) from exc
-    with svc.control.lock:
-        known = svc.directory.get(id_nat)
-        svc.control.directory_undo.setdefault(id_nat, known)
-        svc.directory.put(practitioner)
+    known = svc.edits.put(practitioner)
     response = jsonify(practitioner_to_json(practitioner))
     response.status_code = 200 if known else 201
     return response
@@ -414,12 +413,8 @@ def directory_put(id_nat: str) -> Response:
 @bp.delete("/directory/<path:id_nat>")
 def directory_remove(id_nat: str) -> Response:
     svc = services()
-    with svc.control.lock:
-        known = svc.directory.get(id_nat)
-        if known is None:
-            raise BadRequest(f"no professional {id_nat} in the directory", 404, "not_found")
-        svc.control.directory_undo.setdefault(id_nat, known)
-        svc.directory.remove(id_nat)
+    if not svc.edits.remove(id_nat):
+        raise BadRequest(f"no professional {id_nat} in the directory", 404, "not_found")
     return Response(status=204)
 
 
@@ -429,16 +424,10 @@ def directory_remove(id_nat: str) -> Response:
 def reset(svc: Services) -> None:
     """Back to the fixtures: state, scenarios and faults gone, clock and keys as at start,
     runtime directory edits undone, request log emptied."""
+    svc.edits.undo_all()
     svc.store.clear()
     svc.clock.reset()
     svc.keys.reset()
-    with svc.control.lock:
-        for id_nat, original in svc.control.directory_undo.items():
-            if original is None:
-                svc.directory.remove(id_nat)
-            else:
-                svc.directory.put(original)
-        svc.control.directory_undo.clear()
     svc.control.requests.clear()
 
 

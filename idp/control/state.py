@@ -99,8 +99,6 @@ class ControlState:
     admin_token: str  # "" closed off loopback, OPEN, or the token
     token_generated: bool = False
     requests: RequestLog = field(default_factory=RequestLog)
-    directory_undo: dict[str, Any] = field(default_factory=dict)  # idNat -> original or None
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def for_settings(cls, settings) -> ControlState:

@@ -18,6 +18,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 ALGORITHM = "RS256"
+SIGNING_KEYS = "signing-keys"  # the store's record of the keys after a rotation
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,17 @@ class KeySet:
             }
             for key in self._live()
         ]
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a restart needs to sign and verify as before a rotation (kept in the store)."""
+        with self._lock:
+            pems = [key.key.as_pem(private=True).decode() for key in self._keys]
+            return {"keys": pems, "retired": dict(self._retired)}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        with self._lock:
+            self._keys = [SigningKey.from_pem(pem.encode()) for pem in snapshot["keys"]]
+            self._retired = {kid: float(until) for kid, until in snapshot["retired"].items()}
 
     def reset(self) -> None:
         """Back to the keys loaded at start."""

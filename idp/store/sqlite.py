@@ -22,7 +22,11 @@ CREATE TABLE IF NOT EXISTS record (
     PRIMARY KEY (kind, key)
 );
 CREATE INDEX IF NOT EXISTS record_owner ON record (kind, owner);
+CREATE INDEX IF NOT EXISTS record_expiry ON record (expires_at) WHERE expires_at IS NOT NULL;
 """
+# Expired records are invisible at once; every so many writes they are also deleted, so
+# that a mock running for days (a demo, a soak) keeps a flat memory and a small file.
+_PURGE_EVERY = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,7 @@ class Store:
     def __init__(self, clock: Clock, path: Path | None = None) -> None:
         self.clock = clock
         self._lock = threading.RLock()
+        self._writes = 0
         target = str(path) if path else ":memory:"
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         if path:
@@ -64,6 +69,9 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?)",
                 (kind, key, owner, json.dumps(value, separators=(",", ":")), expires_at),
             )
+            self._writes += 1
+            if self._writes % _PURGE_EVERY == 0:
+                self.purge_expired()
         return Record(key, value, expires_at)
 
     def get(self, kind: str, key: str) -> Record | None:

@@ -1,0 +1,217 @@
+"""Soak: a mock under a steady mix of flows for minutes, its memory sampled throughout.
+
+    python bench/soak.py [--minutes 10] [--workers 4] [--data-dir DIR]
+
+Starts ``psc-mock serve`` in its own process, runs code flows (login_hint + auto),
+refreshes, userinfo, introspection, revocation, client_credentials and CIBA polls from
+``--workers`` threads, samples the server's RSS every few seconds with psutil, and writes
+``bench/results/soak-<date>.json``. Memory is called flat when the slope over the second
+half of the run (after warm-up) is under 1 MB per minute; 5xx answers are counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+import requests
+from rich.console import Console
+from rich.progress import Progress
+
+RESULTS = Path(__file__).parent / "results"
+REALM = "/auth/realms/esante-wallet/protocol/openid-connect"
+CI = ("psc-mock-ci", "psc-mock-ci-secret")
+SERVICE = ("psc-mock-service", "psc-mock-service-secret")
+CIBA = ("psc-mock-ciba", "psc-mock-ciba-secret")
+AUTO = "899700100011"
+FLAT_MB_PER_MINUTE = 1.0
+PSC = {"scope": "openid scope_all", "acr_values": "eidas1"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_mock(port: int, data_dir: str | None) -> subprocess.Popen:
+    command = [sys.executable, "-m", "idp", "serve", "--port", str(port)]
+    command += ["--data-dir", data_dir] if data_dir else []
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(400):
+        try:
+            if requests.get(f"http://localhost:{port}/_mock/health/ready", timeout=1).ok:
+                return process
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    process.kill()
+    raise SystemExit("the mock did not start")
+
+
+class Flows:
+    """One worker's mix of what relying parties do, counting answers by status."""
+
+    def __init__(self, base: str, statuses: Counter) -> None:
+        self.oidc = base + REALM
+        self.base = base
+        self.http = requests.Session()
+        self.statuses = statuses
+
+    def _count(self, response: requests.Response) -> requests.Response:
+        self.statuses[response.status_code // 100 * 100] += 1
+        return response
+
+    def code_flow(self) -> dict:
+        params = {
+            "response_type": "code",
+            "client_id": CI[0],
+            "redirect_uri": "http://localhost:9999/callback",
+            "state": "soak",
+            "nonce": "soak",
+            "login_hint": AUTO,
+            **PSC,
+        }
+        answer = self._count(
+            self.http.get(self.base + "/auth", params=params, allow_redirects=False, timeout=10)
+        )
+        code = answer.headers["Location"].split("code=")[1].split("&")[0]
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": params["redirect_uri"],
+        }
+        return self._count(
+            self.http.post(self.oidc + "/token", data=data, auth=CI, timeout=10)
+        ).json()
+
+    def round(self, number: int) -> None:
+        tokens = self.code_flow()
+        bearer = {"Authorization": "Bearer " + tokens["access_token"]}
+        self._count(self.http.get(self.oidc + "/userinfo", headers=bearer, timeout=10))
+        token = {"token": tokens["access_token"]}
+        self._count(self.http.post(self.oidc + "/token/introspect", data=token, auth=CI))
+        refreshed = self._count(
+            self.http.post(
+                self.oidc + "/token",
+                data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                auth=CI,
+                timeout=10,
+            )
+        ).json()
+        if number % 2:  # half the clients clean up, as a well-behaved test suite does
+            revoke = {"token": refreshed["refresh_token"], "token_type_hint": "refresh_token"}
+            self._count(self.http.post(self.oidc + "/revoke", data=revoke, auth=CI, timeout=10))
+        service = {"grant_type": "client_credentials"}
+        self._count(self.http.post(self.oidc + "/token", data=service, auth=SERVICE, timeout=10))
+        if number % 5 == 0:
+            ciba = {**PSC, "login_hint": AUTO, "binding_message": "42"}
+            started = self._count(
+                self.http.post(self.oidc + "/ext/ciba/auth", data=ciba, auth=CIBA, timeout=10)
+            ).json()
+            poll = {"grant_type": "urn:openid:params:grant-type:ciba", **started}
+            self._count(self.http.post(self.oidc + "/token", data=poll, auth=CIBA, timeout=10))
+
+
+def slope_mb_per_minute(samples: list[tuple[float, float]]) -> float:
+    times = [t / 60 for t, _ in samples]
+    rss = [mb for _, mb in samples]
+    return statistics.linear_regression(times, rss).slope if len(samples) > 2 else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--sample-every", type=float, default=5.0)
+    parser.add_argument("--data-dir", help="run the mock with this --data-dir")
+    args = parser.parse_args()
+    console = Console()
+    port = free_port()
+    process = start_mock(port, args.data_dir)
+    server = psutil.Process(process.pid)
+    statuses: Counter = Counter()
+    rounds = Counter()
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def worker() -> None:
+        flows = Flows(f"http://localhost:{port}", statuses)
+        number = 0
+        while not stop.is_set():
+            try:
+                flows.round(number)
+                rounds["done"] += 1
+            except Exception as exc:
+                errors.append(repr(exc)[:200])
+            number += 1
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(args.workers)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    samples: list[tuple[float, float]] = []
+    duration = args.minutes * 60
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("soak", total=duration)
+        while (elapsed := time.monotonic() - started) < duration:
+            samples.append((elapsed, server.memory_info().rss / 2**20))
+            progress.update(task, completed=elapsed, description=f"RSS {samples[-1][1]:.0f} MB")
+            time.sleep(args.sample_every)
+    stop.set()
+    for thread in threads:
+        thread.join(15)
+    process.terminate()
+    process.wait(10)
+
+    settled = [sample for sample in samples if sample[0] >= duration / 2]
+    slope = slope_mb_per_minute(settled)
+    result = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": psutil.cpu_count(),
+            "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(),
+        },
+        "minutes": args.minutes,
+        "workers": args.workers,
+        "data_dir": bool(args.data_dir),
+        "rounds": rounds["done"],
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "client_errors": len(errors),
+        "first_errors": errors[:5],
+        "rss_mb": {
+            "start": samples[0][1],
+            "end": samples[-1][1],
+            "max": max(s[1] for s in samples),
+        },
+        "slope_mb_per_minute_second_half": round(slope, 3),
+        "flat": slope < FLAT_MB_PER_MINUTE,
+        "samples": [(round(t, 1), round(mb, 1)) for t, mb in samples],
+    }
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"soak-{datetime.now(UTC):%Y-%m-%d}.json"
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    verdict = "flat" if result["flat"] else "GROWING"
+    console.print(
+        f"{rounds['done']} rounds, statuses {result['statuses']}, client errors {len(errors)}; "
+        f"RSS {result['rss_mb']['start']:.0f} → {result['rss_mb']['end']:.0f} MB, "
+        f"slope {slope:+.2f} MB/min over the second half: [bold]{verdict}[/]  ({out})"
+    )
+    if statuses.get(500) or not result["flat"]:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

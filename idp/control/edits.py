@@ -1,0 +1,74 @@
+"""Runtime edits of the directory through the control API, and how they are undone.
+
+An edit changes the directory at once and is written to the store, so that a mock with
+``--data-dir`` finds it again after a restart (even after ``kill -9``); a reset undoes
+every edit from the journal of what each person was before their first edit.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from idp.directory.index import Directory, from_json, to_json
+from idp.directory.model import Practitioner
+from idp.store import Store
+
+DIRECTORY_EDIT = "directory-edit"
+_OWNER = "control"  # every edit has this owner, so that they can be listed together
+
+
+class RuntimeDirectory:
+    """The directory as the control API edits it."""
+
+    def __init__(self, directory: Directory, store: Store) -> None:
+        self._directory = directory
+        self._store = store
+        self._undo: dict[str, Practitioner | None] = {}  # idNat -> before its first edit
+        self._lock = threading.Lock()
+
+    def put(self, practitioner: Practitioner) -> bool:
+        """Add or replace someone; True if they were already in the directory."""
+        with self._lock:
+            known = self._remember(practitioner.id_nat)
+            self._directory.put(practitioner)
+            edit = {"data": to_json(practitioner)}
+            self._store.put(DIRECTORY_EDIT, practitioner.id_nat, edit, owner=_OWNER)
+        return known is not None
+
+    def remove(self, id_nat: str) -> bool:
+        """Forget someone; False if they were not in the directory."""
+        with self._lock:
+            if self._remember(id_nat) is None:
+                return False
+            self._directory.remove(id_nat)
+            self._store.put(DIRECTORY_EDIT, id_nat, {"data": None}, owner=_OWNER)
+        return True
+
+    def replay(self) -> int:
+        """At start-up: apply the edits a previous run left in the store."""
+        records = self._store.owned_by(DIRECTORY_EDIT, _OWNER)
+        with self._lock:
+            for record in records:
+                self._remember(record.key)
+                data = record.value["data"]
+                if data is None:
+                    self._directory.remove(record.key)
+                else:
+                    self._directory.put(from_json(data))
+        return len(records)
+
+    def undo_all(self) -> None:
+        """Every edited person back as the fixtures had them (the store is cleared apart)."""
+        with self._lock:
+            for id_nat, original in self._undo.items():
+                if original is None:
+                    self._directory.remove(id_nat)
+                else:
+                    self._directory.put(original)
+            self._undo.clear()
+            self._store.delete_owned_by(DIRECTORY_EDIT, _OWNER)
+
+    def _remember(self, id_nat: str) -> Practitioner | None:
+        known = self._directory.get(id_nat)
+        self._undo.setdefault(id_nat, known)
+        return known
