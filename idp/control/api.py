@@ -442,3 +442,12 @@ def openapi() -> Response:
     from idp.control.openapi import document
 
     return jsonify(document(services().settings))
+
+
+@bp.get("/openapi-public.json")
+def openapi_public() -> Response:
+    """The public endpoints' description (for fuzzers and API tools); mock-only."""
+    from idp.oidc.openapi import document
+
+    svc = services()
+    return jsonify(document(svc.settings, svc.settings.effective_public_url))

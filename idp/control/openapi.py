@@ -302,5 +302,8 @@ def document(settings) -> dict[str, Any]:
                 "post": _op("back to the fixtures", {"200": _ok("", _OBJECT)}, _OBJECT),
             },
             "/_mock/openapi.json": {"get": _op("this document", {"200": _ok("", _OBJECT)})},
+            "/_mock/openapi-public.json": {
+                "get": _op("the public endpoints' document", {"200": _ok("", _OBJECT)})
+            },
         },
     }

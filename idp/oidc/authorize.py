@@ -24,9 +24,6 @@ from idp.web.errors import error_page
 def start(svc: Services) -> Response:
     server = svc.server
     params = request.values.to_dict()
-    if not _printable_ascii(params.get("redirect_uri", "")):
-        # No registered URI has such characters, and Authlib cannot even word the error.
-        return _invalid_request_page(InvalidRequestError("Invalid parameter: redirect_uri"))
     # The browser's SSO session, if this request may reuse it (prompt, max_age, hint).
     session = sso.reusable_session(svc.sessions, params)
     practitioner = svc.directory.get(session.id_nat) if session else None
@@ -38,6 +35,8 @@ def start(svc: Services) -> Response:
         if error.redirect_uri:
             return server.handle_error_response(None, error)
         return _invalid_request_page(error)
+    except ValueError:  # Authlib cannot word an error that would quote non-ASCII input
+        return _invalid_request_page(InvalidRequestError(_UNPRINTABLE))
     if end_user is not None:  # SSO: no new login
         svc.sessions.touch(end_user.session_id)
         response = server.create_authorization_response(grant_user=end_user, grant=grant)
@@ -50,10 +49,6 @@ def start(svc: Services) -> Response:
         return _with_session_cookie(svc, response, auth.session_id)
     login = svc.logins.begin(params, client.name or client.client_id)
     return redirect(url_for("login.show", tab_id=login.tab_id))
-
-
-def _printable_ascii(text: str) -> bool:
-    return text.isascii() and text.isprintable()
 
 
 def _auto_approves(svc: Services, id_nat: str) -> bool:
@@ -110,6 +105,9 @@ def cancel(svc: Services, login: Login) -> Response:
         state=login.params.get("state"),
     )
     return svc.server.handle_error_response(resumed, error)
+
+
+_UNPRINTABLE = "Invalid parameter: a redirect_uri, response_type... outside printable ASCII"
 
 
 def _invalid_request_page(error: OAuth2Error) -> Response:
