@@ -12,6 +12,7 @@ or to a URI a client registered, never elsewhere.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from urllib.parse import urlsplit
 
@@ -74,12 +75,31 @@ def documented_answer(ctx, response, case) -> None:
         assert media == "text/html" and "<html" in text.lower(), f"{media}: {text[:200]}"
 
 
+class _Errors(logging.Handler):
+    """What the server logged at ERROR or worse: an unhandled exception shows there."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(self.format(record))
+
+
 @pytest.fixture(scope="module")
 def fuzzed_mock():
-    """A mock of its own: fuzzing may end sessions or fill the request log."""
+    """A mock of its own (fuzzing may end sessions or fill the request log), whose
+    error log must stay empty."""
+    errors = _Errors()
+    logging.getLogger().addHandler(errors)
     server = MockServer(Settings(port=0)).start_in_thread()
     yield server
     server.stop()
+    logging.getLogger().removeHandler(errors)
+    if TALLY:
+        with open(TALLY, "a") as tally:
+            tally.write(json.dumps(["server log errors", len(errors.records)]) + "\n")
+    assert errors.records == [], errors.records[:3]
 
 
 @pytest.fixture(scope="module")
