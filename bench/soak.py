@@ -7,6 +7,11 @@ refreshes, userinfo, introspection, revocation, client_credentials and CIBA poll
 ``--workers`` threads, samples the server's RSS every few seconds with psutil, and writes
 ``bench/results/soak-<date>.json``. Memory is called flat when the slope over the second
 half of the run (after warm-up) is under 1 MB per minute; 5xx answers are counted.
+
+Sessions and refresh tokens live 30 minutes idle (PSC's lifetimes), so a mock that opens
+new sessions non-stop grows for 30 minutes before expiries balance creations. To see
+that steady state within a short soak, ``--lifetime SECONDS`` (default 60) shortens the
+session and refresh-token lifetimes of the soaked mock; ``--lifetime 0`` keeps PSC's.
 """
 
 from __future__ import annotations
@@ -45,9 +50,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_mock(port: int, data_dir: str | None) -> subprocess.Popen:
+def start_mock(port: int, data_dir: str | None, lifetime: int) -> subprocess.Popen:
     command = [sys.executable, "-m", "idp", "serve", "--port", str(port)]
     command += ["--data-dir", data_dir] if data_dir else []
+    if lifetime:
+        for setting in ("--session-idle", "--refresh-token-lifetime"):
+            command += [setting, str(lifetime)]
+        command += ["--session-max", str(lifetime * 4)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(400):
         try:
@@ -135,10 +144,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--sample-every", type=float, default=5.0)
     parser.add_argument("--data-dir", help="run the mock with this --data-dir")
+    parser.add_argument("--lifetime", type=int, default=60, help="session/refresh seconds")
     args = parser.parse_args()
     console = Console()
     port = free_port()
-    process = start_mock(port, args.data_dir)
+    process = start_mock(port, args.data_dir, args.lifetime)
     server = psutil.Process(process.pid)
     statuses: Counter = Counter()
     rounds = Counter()
@@ -187,6 +197,7 @@ def main() -> None:
         "minutes": args.minutes,
         "workers": args.workers,
         "data_dir": bool(args.data_dir),
+        "session_and_refresh_lifetime": args.lifetime or "PSC's (30 min idle)",
         "rounds": rounds["done"],
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "client_errors": len(errors),

@@ -68,7 +68,10 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     if data_dir:
         data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(clock, data_dir / "state.sqlite3" if data_dir else None)
-    directory = Directory.from_fixtures(fixtures / "annuaire")
+    if settings.directory:
+        directory = Directory.open(settings.directory)
+    else:
+        directory = Directory.from_fixtures(fixtures / "annuaire")
     # The control API's scenarios overlay the fixtures' identities (store: reset drops them).
     mockdata = replace(MockData.load(fixtures, now=clock.now()), overlay=scenario_overlay(store))
     keys = KeySet.from_directory(fixtures / "keys")

@@ -97,6 +97,8 @@ def _serve(args: argparse.Namespace) -> int:
         server = MockServer(settings)
     except OSError as exc:
         raise CliError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
+    except ValueError as exc:  # fixtures, directory index: their errors name file and line
+        raise CliError(str(exc)) from exc
     server.stop_on_signals()
     print(_banner(server.settings), flush=True)
     _print_admin_token(server)

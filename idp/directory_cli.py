@@ -34,6 +34,18 @@ def add_directory_commands(commands) -> None:
     check.add_argument("--lenient", action="store_true", help="report bad lines, keep the rest")
     check.set_defaults(run=_check)
 
+    generate = actions.add_parser("generate", help="write a synthetic national extraction")
+    generate.add_argument("output", help="the extraction file to write")
+    generate.add_argument("--rows", type=int, required=True, help="activity rows to write")
+    generate.add_argument("--seed", type=int, default=0, help="same seed, same file")
+    generate.set_defaults(run=_generate)
+
+    build = actions.add_parser("import", help="stream an extraction into an on-disk index")
+    build.add_argument("file", help="Extraction_ProSanteConnect / PS_LibreAcces file")
+    build.add_argument("--index", required=True, help="the index file to create")
+    build.add_argument("--show", type=int, default=20, help="rejected lines to print")
+    build.set_defaults(run=_import)
+
 
 def _load(fixtures: str | None):
     from idp.cli import CliError, fixtures_dir
@@ -159,3 +171,92 @@ def _check(args: argparse.Namespace) -> int:
             f"encoding {result.encoding}"
         )
     return 1 if failed else 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    import time
+
+    from idp.app import BUNDLED_FIXTURES
+    from idp.cli import CliError
+    from idp.directory.generate import generate
+
+    if args.rows < 1:
+        raise CliError("--rows: give a positive number of rows")
+    started = time.perf_counter()
+    try:
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            people = generate(
+                out, args.rows, seed=args.seed, fixtures=BUNDLED_FIXTURES / "annuaire"
+            )
+    except OSError as exc:
+        raise CliError(f"{args.output}: cannot write: {exc.strerror}") from exc
+    elapsed = time.perf_counter() - started
+    print(f"{args.output}: {args.rows} rows, {people} professionals, in {elapsed:.1f} s")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    import time
+    from collections import Counter
+    from pathlib import Path
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from idp.cli import CliError
+    from idp.directory.index import Directory
+    from idp.directory.loaders import DirectoryFileError, Issue
+
+    source = Path(args.file)
+    if not source.is_file():
+        raise CliError(f"{source}: file not found")
+    reasons: Counter = Counter()
+    shown: list[Issue] = []
+
+    def on_issue(issue: Issue) -> None:
+        reasons[(issue.severity, issue.column or "ligne", _reason_kind(issue.reason))] += 1
+        if len(shown) < args.show:
+            shown.append(issue)
+
+    try:
+        directory = Directory.create(args.index)
+    except (FileExistsError, OSError) as exc:
+        raise CliError(str(exc)) from exc
+    started = time.perf_counter()
+    columns = (
+        *Progress.get_default_columns()[:2],
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+    )
+    try:
+        with Progress(*columns, transient=True) as progress:
+            task = progress.add_task(f"import {source.name}", total=source.stat().st_size)
+            summary = directory.import_file(
+                source,
+                on_issue=on_issue,
+                progress=lambda done: progress.update(task, completed=done),
+            )
+    except DirectoryFileError as exc:
+        directory.close()
+        Path(args.index).unlink(missing_ok=True)
+        raise CliError(str(exc)) from exc
+    count = len(directory)
+    directory.close()
+    elapsed = time.perf_counter() - started
+    for issue in shown:
+        print(issue)
+    for (severity, column, reason), n in reasons.most_common():
+        print(f"  {n:>8} {severity}: {column}: {reason}")
+    print(
+        f"{args.index}: {count} professionals from {source} ({summary.layout}, "
+        f"{summary.encoding}) in {elapsed:.1f} s; {summary.errors} lines rejected, "
+        f"{summary.warnings} warnings"
+    )
+    return 0 if count else 1
+
+
+def _reason_kind(reason: str) -> str:
+    """The reason without the value it quotes, so that counts group alike lines."""
+    import re
+
+    return re.sub(r"« [^»]* »", "«…»", reason)

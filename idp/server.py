@@ -38,7 +38,12 @@ class MockServer:
         self.settings = replace(settings, port=self._server.bind_addr[1])
         if self._tls_server is not None:
             self.settings = replace(self.settings, tls_port=self._tls_server.bind_addr[1])
-        self.app = create_app(self.settings, clock=clock)
+        try:
+            self.app = create_app(self.settings, clock=clock)
+        except BaseException:
+            for server in self._servers:
+                server.stop()  # else their worker threads keep the process alive
+            raise
         for server in self._servers:
             server.wsgi_app = self.app
         self._thread: threading.Thread | None = None

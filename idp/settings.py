@@ -57,6 +57,12 @@ class Settings:
     data_dir: str = _setting(
         "", "Directory for persistent state (SQLite). Empty: state lives in memory."
     )
+    directory: str = _setting(
+        "",
+        "A directory index built by `psc-mock directory import` (a national extraction): "
+        "opened, not loaded, and served instead of the fixtures' `annuaire/`. The fixtures' "
+        "credentials and clients still apply. Empty: the fixtures' directory.",
+    )
     strict: bool = _setting(
         True,
         "Refuse authorize requests that break PSC's documented rules (`scope_all`, "

@@ -20,7 +20,7 @@ def ready() -> Response:
     svc = services()
     checks = {
         "keys": svc.keys.verify(svc.keys.sign({"ready": True})) is not None,
-        "directory": len(svc.directory) > 0,
+        "directory": not svc.directory.is_empty(),
     }
     response = jsonify(status="UP" if all(checks.values()) else "DOWN", checks=checks)
     response.status_code = 200 if all(checks.values()) else 503

@@ -64,12 +64,14 @@ class IdNat:
         return _ORIGINE[self.kind]
 
 
+_DOUBLED = {str(d): (2 * d - 9 if d > 4 else 2 * d) for d in range(10)}  # Luhn's doubling
+_PLAIN = {str(d): d for d in range(10)}
+
+
 def luhn_key(digits: str) -> int:
     """The Luhn key to append to ``digits`` (a number written without its key)."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char) * (2 if position % 2 == 0 else 1)
-        total += value - 9 if value > 9 else value
+    doubled = sum(map(_DOUBLED.__getitem__, digits[::-2]))  # from the right, every other
+    total = doubled + sum(map(_PLAIN.__getitem__, digits[-2::-2]))
     return (10 - total % 10) % 10
 
 

@@ -22,13 +22,14 @@ imported the same way.
 from __future__ import annotations
 
 import codecs
+import functools
 import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, TextIO, TypeVar
 
 from idp.directory import nomenclatures
 from idp.directory.identifiers import (
@@ -355,6 +356,13 @@ class ExtractionReader:
             reason = "fichier non UTF-8, lu en Latin-1 : encodage à vérifier"
             self._report(self._issue(0, "", "latin-1", reason, "warning"))
         self.layout = self._read_layout()
+        self._names = tuple(_ALIASES.get(name, name) for name in self.layout.columns)
+        self._stream: TextIO | None = None
+
+    @property
+    def bytes_read(self) -> int:
+        """How far into the file the reading is (for a progress bar)."""
+        return self._stream.buffer.tell() if self._stream and not self._stream.closed else 0
 
     def __iter__(self) -> Iterator[Practitioner]:
         for _, practitioner in self.runs():
@@ -369,6 +377,7 @@ class ExtractionReader:
 
     def _lines(self) -> Iterator[tuple[int, str]]:
         with self.path.open(encoding=self.encoding, newline="") as stream:
+            self._stream = stream
             for number, line in enumerate(stream, start=1):
                 yield number, line.rstrip("\r\n")
 
@@ -405,8 +414,7 @@ class ExtractionReader:
         if len(fields) != expected or fields[-1]:
             self._report(self._issue(number, "", "", _count_reason(fields, expected)))
             return None
-        named = zip(self.layout.columns, fields[:-1], strict=True)
-        row = {_ALIASES.get(name, name): value for name, value in named}
+        row = dict(zip(self._names, fields, strict=False))  # the last, empty field aside
         problems = list(_row_problems(row))
         for problem in problems:
             self._report(self._issue(number, *problem))
@@ -468,14 +476,15 @@ def _row_problems(row: Row) -> Iterator[tuple[str, str, str, Severity]]:
     if birth and not _is_date(birth):
         yield DATE_NAISSANCE, birth, f"date « {birth} » invalide : attendu jj/mm/aaaa", "error"
     for column, table in _CODED_COLUMNS:
-        yield from _code_problems(column, row.get(column, ""), table)
-    for column, check in _STRUCTURE_NUMBERS:
+        code = row.get(column, "")
+        if code:
+            yield from _code_problems(column, code, table)
+    for column, _ in _STRUCTURE_NUMBERS:
         value = row.get(column, "")
         if value:
-            try:
-                check(value)
-            except IdentifierError as error:
-                yield column, value, str(error), "error"
+            reason = _structure_number_problem(column, value)
+            if reason:
+                yield column, value, reason, "error"
     others = row.get(AUTRES_IDENTIFIANTS, "")
     try:
         parse_autres_identifiants(others)
@@ -507,14 +516,27 @@ def _id_nat_problems(row: Row) -> Iterator[tuple[str, str, str, Severity]]:
             yield ID_NAT, text, str(error), "warning"
 
 
-def _code_problems(column: str, code: str, table: str) -> Iterator[tuple[str, str, str, Severity]]:
-    if not code:
-        return
+@functools.lru_cache(maxsize=4096)
+def _code_problems(
+    column: str, code: str, table: str
+) -> tuple[tuple[str, str, str, Severity], ...]:
+    """Cached: a national file repeats a few hundred codes two million times."""
     if not nomenclatures.is_known(table, code):
-        yield column, code, f"code « {code} » inconnu de {nomenclatures.name(table)}", "error"
-    elif nomenclatures.is_deprecated(table, code):
+        return ((column, code, f"code « {code} » inconnu de {nomenclatures.name(table)}", "error"),)
+    if nomenclatures.is_deprecated(table, code):
         reason = f"code « {code} » ({nomenclatures.label(table, code)}) obsolète dans "
-        yield column, code, reason + nomenclatures.name(table), "warning"
+        return ((column, code, reason + nomenclatures.name(table), "warning"),)
+    return ()
+
+
+@functools.lru_cache(maxsize=65536)
+def _structure_number_problem(column: str, value: str) -> str:
+    """Cached: the same establishment's numbers come back on each of its people's rows."""
+    try:
+        dict(_STRUCTURE_NUMBERS)[column](value)
+    except IdentifierError as error:
+        return str(error)
+    return ""
 
 
 def _is_date(text: str) -> bool:

@@ -21,6 +21,7 @@ from idp.directory.index import (
     STRUCTURE_ID,
     STRUCTURE_WORD,
     Directory,
+    DirectoryIndexError,
     Match,
     departement,
     from_json,
@@ -216,7 +217,7 @@ def test_import_skips_bad_lines_and_counts_them(tmp_path: Path) -> None:
 
 
 def test_opening_checks_the_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="introuvable"):
+    with pytest.raises(DirectoryIndexError, match="introuvable"):
         Directory.open(tmp_path / "absent.sqlite")
     Directory.create(tmp_path / "annuaire.sqlite").close()
     with pytest.raises(FileExistsError):

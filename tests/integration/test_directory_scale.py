@@ -1,0 +1,83 @@
+"""A national-sized directory as a user builds it: generate, import, serve from the index.
+Small here (a few thousand rows); the two-million-row run is bench/directory.py."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+
+import pytest
+import requests
+
+from tests.integration.test_cli import PSC_MOCK, start_serving
+from tests.oidc_client import RelyingParty
+
+
+def psc_mock(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*PSC_MOCK, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("national")
+    extraction = folder / "Extraction_ProSanteConnect_Personne_activite_202401010000.txt"
+    assert psc_mock("directory", "generate", str(extraction), "--rows", "3000").returncode == 0
+    built = psc_mock("directory", "import", str(extraction), "--index", str(folder / "a.sqlite"))
+    assert built.returncode == 0, built.stderr
+    assert "0 lines rejected" in built.stdout
+    return folder / "a.sqlite"
+
+
+def test_the_mock_serves_a_generated_person_from_the_index(index):
+    someone = sqlite3.connect(index).execute("SELECT id_nat FROM practitioner").fetchone()[0]
+    process, urls = start_serving("--directory", str(index))
+    try:
+        base = urls["issuer"].split("/auth/")[0]
+        assert requests.get(urls["health"], timeout=5).json()["checks"]["directory"]
+        scenario = requests.put(f"{base}/_mock/scenarios/{someone}", json={"policy": "auto"})
+        assert scenario.ok, scenario.text
+        discovery = requests.get(urls["discovery"], timeout=5).json()
+        rp = RelyingParty(discovery)
+        tokens, _ = rp.login_auto(someone)
+        assert rp.verify(tokens["access_token"])["SubjectNameID"] == someone
+        fixture_person = requests.get(f"{base}/_mock/directory/899700100011", timeout=5)
+        assert fixture_person.status_code == 404  # the index replaces the fixtures' directory
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+
+
+def test_import_reports_rejected_lines_by_file_line_and_column(tmp_path):
+    extraction = tmp_path / "Extraction_ProSanteConnect_Personne_activite_202401010000.txt"
+    assert psc_mock("directory", "generate", str(extraction), "--rows", "50").returncode == 0
+    lines = extraction.read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].replace("|8997", "|8998", 1)  # a wrong RPPS key
+    lines[5] = "not|a|row"
+    extraction.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    built = psc_mock("directory", "import", str(extraction), "--index", str(tmp_path / "i"))
+    assert built.returncode == 0, built.stderr
+    assert f"{extraction}:4: column 'Identification nationale PP'" in built.stdout
+    assert f"{extraction}:6:" in built.stdout
+    assert "2 lines rejected" in built.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["directory", "import", "/nonexistent.txt", "--index", "/tmp/x.sqlite"], "not found"),
+        (["directory", "generate", "/tmp/x.txt", "--rows", "0"], "--rows"),
+        (["serve", "--port", "0", "--directory", "/nonexistent.sqlite"], "introuvable"),
+    ],
+)
+def test_cli_errors_are_one_clear_line(args, says):
+    result = psc_mock(*args)
+    assert result.returncode == 2
+    assert says in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_index_of_another_version_is_refused(tmp_path):
+    stale = tmp_path / "stale.sqlite"
+    sqlite3.connect(stale).close()
+    result = psc_mock("serve", "--port", "0", "--directory", str(stale))
+    assert result.returncode == 2 and "reconstruisez" in result.stderr
