@@ -1,0 +1,460 @@
+"""psc-mock against peer providers, measured the same way in one run.
+
+    python bench/run.py [--quick] [--update-readme]
+
+Installs the peers into git-ignored folders (node ``oidc-provider`` and
+``oauth2-mock-server`` from npm into ``bench/peers-src/node_modules``, ``oidc-provider-mock``
+from PyPI into a Python 3.12 venv under ``bench/peers/``) and ``wrk`` from Debian if
+missing; starts each server and psc-mock as a subprocess on loopback; measures spawn →
+ready, discovery and client_credentials throughput with wrk (c=4), the code flow against
+``oidc-provider-mock`` (the same wrk script: authorize → code → token), the full flow's
+latency (authorize + token + userinfo) and CIBA (request + automatic approval + first
+poll). Prints a table with ratios, writes ``bench/results/<date>.{json,md,png}``.
+
+Servers and load share the machine's cores, as they do in a CI job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import psutil
+import requests
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PEERS_SRC = BENCH / "peers-src"
+OPM_VENV = BENCH / "peers" / "opm-venv"
+RESULTS = BENCH / "results"
+LUA = BENCH / "lua"
+README = ROOT / "README.md"
+REALM = "/auth/realms/esante-wallet"
+OIDC = REALM + "/protocol/openid-connect"
+VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"  # RFC 7636's example pair
+CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+AUTO = "899700100011"
+PSC_SCOPE = {"scope": "openid scope_all", "acr_values": "eidas1"}
+
+
+def basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+@dataclass
+class Server:
+    """How to start one provider and what to ask it."""
+
+    name: str
+    command: Callable[[int], list[str]]
+    ready_path: str
+    discovery_path: str
+    token_path: str = ""
+    token_body: str = "grant_type=client_credentials"
+    token_auth: str = ""
+    process: subprocess.Popen | None = None
+    port: int = 0
+    results: dict = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    def start(self) -> float:
+        """Spawn, then poll the readiness URL: seconds until its first 200."""
+        self.port = free_port()
+        started = time.perf_counter()
+        self.process = subprocess.Popen(
+            self.command(self.port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        while True:
+            try:
+                if requests.get(self.base + self.ready_path, timeout=1).status_code == 200:
+                    return time.perf_counter() - started
+            except requests.ConnectionError:
+                time.sleep(0.005)
+            if self.process.poll() is not None:
+                raise SystemExit(f"{self.name} exited at start-up")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+def servers() -> dict[str, Server]:
+    node = shutil.which("node") or "node"
+    python = str(OPM_VENV / "bin" / "oidc-provider-mock")
+    return {
+        "psc-mock": Server(
+            "psc-mock",
+            lambda port: [sys.executable, "-m", "idp", "serve", "--port", str(port)],
+            "/_mock/health/ready",
+            REALM + "/.well-known/openid-configuration",
+            OIDC + "/token",
+            token_auth=basic("psc-mock-service", "psc-mock-service-secret"),
+        ),
+        "oidc-provider": Server(
+            "oidc-provider",
+            lambda port: [node, str(PEERS_SRC / "oidc-provider.mjs"), str(port)],
+            "/.well-known/openid-configuration",
+            "/.well-known/openid-configuration",
+            "/token",
+            token_auth=basic("bench", "bench-secret"),
+        ),
+        "oauth2-mock-server": Server(
+            "oauth2-mock-server",
+            lambda port: [node, str(PEERS_SRC / "oauth2-mock-server.mjs"), str(port)],
+            "/.well-known/openid-configuration",
+            "/.well-known/openid-configuration",
+            "/token",
+            token_auth=basic("bench", "bench-secret"),
+        ),
+        "oidc-provider-mock": Server(
+            "oidc-provider-mock",
+            lambda port: [python, "--port", str(port)],
+            "/.well-known/openid-configuration",
+            "/.well-known/openid-configuration",
+        ),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- installing the peers ---------------------------------------------------------------
+
+
+def install() -> None:
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "wrk"], check=True)
+    if not (PEERS_SRC / "node_modules" / "oidc-provider").is_dir():
+        subprocess.run(["npm", "ci", "--silent", "--prefix", str(PEERS_SRC)], check=True)
+    if not (OPM_VENV / "bin" / "oidc-provider-mock").exists():
+        python312 = next(iter(sorted(Path("/root/.pyenv/versions").glob("3.1[2-9]*"))), None)
+        interpreter = shutil.which("python3.12") or (python312 and str(python312 / "bin/python"))
+        if not interpreter:
+            raise SystemExit("oidc-provider-mock needs Python >= 3.12: none found")
+        subprocess.run([interpreter, "-m", "venv", str(OPM_VENV)], check=True)
+        pip = [str(OPM_VENV / "bin" / "pip"), "install", "-q", "oidc-provider-mock"]
+        subprocess.run(pip, check=True)
+
+
+# --- measures ------------------------------------------------------------------------------
+
+
+def wrk(url: str, script: str, seconds: int, threads: int = 2, conns: int = 4, **env) -> dict:
+    """Run wrk with one of bench/lua's scripts; its JSON line, plus requests per second."""
+    command = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "-s", str(LUA / script), url]
+    environment = {**os.environ, "LUA_DIR": str(LUA), **env}
+    output = subprocess.run(command, capture_output=True, text=True, env=environment).stdout
+    match = re.search(r"^JSON (.*)$", output, re.M)
+    if not match:
+        raise SystemExit(f"wrk gave no summary:\n{output}")
+    summary = json.loads(match.group(1))
+    summary["rps"] = round(summary["requests"] / (summary["duration_us"] / 1e6), 1)
+    return summary
+
+
+def spawn_to_ready(server: Server, times: int) -> float:
+    samples = []
+    for _ in range(times):
+        samples.append(server.start())
+        server.stop()
+    return round(statistics.median(samples), 3)
+
+
+def psc_code_flow_env() -> dict[str, str]:
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": "psc-mock-ci",
+            "redirect_uri": "http://localhost:9999/callback",
+            "scope": "openid scope_all",
+            "acr_values": "eidas1",
+            "state": "bench",
+            "nonce": "bench",
+            "login_hint": AUTO,
+            "code_challenge": CHALLENGE,
+            "code_challenge_method": "S256",
+        }
+    )
+    return {
+        "AUTHORIZE_PATH": "/auth?" + query,
+        "TOKEN_PATH": OIDC + "/token",
+        "TOKEN_BODY": "grant_type=authorization_code&redirect_uri=http%3A%2F%2Flocalhost%3A9999"
+        f"%2Fcallback&code_verifier={VERIFIER}",
+        "AUTH": basic("psc-mock-ci", "psc-mock-ci-secret"),
+    }
+
+
+def opm_code_flow_env() -> dict[str, str]:
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": "bench",
+            "redirect_uri": "http://localhost/callback",
+            "scope": "openid",
+            "state": "bench",
+            "nonce": "bench",
+            "code_challenge": CHALLENGE,
+            "code_challenge_method": "S256",
+        }
+    )
+    return {
+        "AUTHORIZE_METHOD": "POST",  # its login form, answered with a subject
+        "AUTHORIZE_PATH": "/oauth2/authorize?" + query,
+        "AUTHORIZE_BODY": "sub=alice",
+        "TOKEN_PATH": "/oauth2/token",
+        "TOKEN_BODY": "grant_type=authorization_code&redirect_uri=http%3A%2F%2Flocalhost"
+        f"%2Fcallback&code_verifier={VERIFIER}",
+        "AUTH": basic("bench", "bench-secret"),
+    }
+
+
+def full_flow_latency(base: str, rounds: int) -> dict:
+    """authorize (login_hint + auto) → token → userinfo, sequential, on one connection."""
+    http = requests.Session()
+    env = psc_code_flow_env()
+    auth = {"Authorization": env["AUTH"], "Content-Type": "application/x-www-form-urlencoded"}
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        answer = http.get(base + env["AUTHORIZE_PATH"], allow_redirects=False, timeout=5)
+        code = re.search(r"[?&]code=([^&]+)", answer.headers["Location"]).group(1)
+        body = f"{env['TOKEN_BODY']}&code={code}"
+        tokens = http.post(base + env["TOKEN_PATH"], data=body, headers=auth, timeout=5).json()
+        bearer = {"Authorization": "Bearer " + tokens["access_token"]}
+        assert http.get(base + OIDC + "/userinfo", headers=bearer, timeout=5).ok
+        samples.append(time.perf_counter() - started)
+    return latency(samples)
+
+
+def ciba_latency(base: str, rounds: int) -> dict:
+    """Backchannel request for an auto-approving identity, then the first poll: tokens."""
+    http = requests.Session()
+    auth = ("psc-mock-ciba", "psc-mock-ciba-secret")
+    start = {**PSC_SCOPE, "login_hint": AUTO, "binding_message": "42"}
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        begun = http.post(base + OIDC + "/ext/ciba/auth", data=start, auth=auth, timeout=5)
+        assert begun.status_code == 200, begun.text
+        poll = {"grant_type": "urn:openid:params:grant-type:ciba", **begun.json()}
+        tokens = http.post(base + OIDC + "/token", data=poll, auth=auth, timeout=5)
+        assert tokens.status_code == 200, tokens.text
+        samples.append(time.perf_counter() - started)
+    return latency(samples)
+
+
+def latency(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p99_ms": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 2),
+        "per_s_sequential": round(len(ordered) / sum(ordered), 1),
+    }
+
+
+def measure(quick: bool) -> dict:
+    seconds, rounds, starts = (3, 100, 3) if quick else (10, 500, 5)
+    everyone = servers()
+    results: dict = {name: {} for name in everyone}
+    for name, server in everyone.items():
+        print(f"· {name}: spawn → ready", flush=True)
+        results[name]["spawn_to_ready_s"] = spawn_to_ready(server, starts)
+        server.start()
+        try:
+            results[name]["discovery"] = wrk(
+                server.base + server.discovery_path, "get.lua", seconds
+            )
+            if server.token_path:
+                print(f"· {name}: client_credentials", flush=True)
+                results[name]["client_credentials"] = wrk(
+                    server.base + server.token_path,
+                    "post.lua",
+                    seconds,
+                    BODY=server.token_body,
+                    AUTH=server.token_auth,
+                )
+            flow = {"psc-mock": psc_code_flow_env, "oidc-provider-mock": opm_code_flow_env}
+            if name in flow:
+                print(f"· {name}: code flow", flush=True)
+                code_flow = wrk(server.base, "code_flow.lua", seconds, 4, 4, **flow[name]())
+                code_flow["flows_per_s"] = round(code_flow["rps"] / 2, 1)
+                results[name]["code_flow"] = code_flow
+            if name == "psc-mock":
+                print("· psc-mock: full flow and CIBA latency", flush=True)
+                results[name]["full_flow"] = full_flow_latency(server.base, rounds)
+                results[name]["ciba"] = ciba_latency(server.base, rounds)
+                results[name]["rss_mb"] = round(
+                    psutil.Process(server.process.pid).memory_info().rss / 2**20
+                )
+        finally:
+            server.stop()
+    return results
+
+
+# --- reporting --------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    info = Path("/proc/cpuinfo")
+    if info.exists():
+        found = re.search(r"model name\s*:\s*(.*)", info.read_text())
+        cpu = found.group(1) if found else cpu
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "node": node,
+        "load_before": os.getloadavg()[0],
+    }
+
+
+def table(run: dict) -> str:
+    r = run["results"]
+    psc = r["psc-mock"]
+
+    def ratio(peer: float, ours: float, higher_is_better: bool = True) -> str:
+        if not peer or not ours:
+            return "-"
+        value = ours / peer if higher_is_better else peer / ours
+        return f"{value:.2f}x"
+
+    def rps(name: str, key: str) -> float:
+        return r[name].get(key, {}).get("rps", 0)
+
+    def lat(name: str, key: str) -> str:
+        found = r[name].get(key)
+        return f"{found['p50_us'] / 1000:.1f} / {found['p99_us'] / 1000:.1f}" if found else "-"
+
+    rows = [
+        "| Measure | psc-mock | oidc-provider (node) | oauth2-mock-server (node) "
+        "| oidc-provider-mock (Flask) |",
+        "|---|---|---|---|---|",
+        "| spawn → ready, s | " + " | ".join(str(r[n]["spawn_to_ready_s"]) for n in r) + " |",
+        "| discovery, req/s (p50 / p99 ms) | "
+        + " | ".join(f"{rps(n, 'discovery'):.0f} ({lat(n, 'discovery')})" for n in r)
+        + " |",
+        "| client_credentials RS256, tokens/s (p50 / p99 ms) | "
+        + " | ".join(
+            f"{rps(n, 'client_credentials'):.0f} ({lat(n, 'client_credentials')})"
+            if "client_credentials" in r[n]
+            else "-"
+            for n in r
+        )
+        + " |",
+        "| code flow, flows/s (per-request p50 / p99 ms) | "
+        + " | ".join(
+            f"{r[n]['code_flow']['flows_per_s']:.0f} ({lat(n, 'code_flow')})"
+            if "code_flow" in r[n]
+            else "-"
+            for n in r
+        )
+        + " |",
+    ]
+    opm_flows = r["oidc-provider-mock"].get("code_flow", {}).get("flows_per_s", 0)
+    spawn = ratio(r["oidc-provider"]["spawn_to_ready_s"], psc["spawn_to_ready_s"], False)
+    tokens = ratio(
+        rps("oidc-provider", "client_credentials"), rps("psc-mock", "client_credentials")
+    )
+    flows = ratio(opm_flows, psc.get("code_flow", {}).get("flows_per_s", 0))
+    ratios = [
+        "",
+        "| Ratio (psc-mock vs peer; > 1 means psc-mock is better) | value | target |",
+        "|---|---|---|",
+        f"| spawn → ready, oidc-provider / psc-mock | {spawn} | > 1 (and < 0.5 s) |",
+        f"| client_credentials, psc-mock / oidc-provider | {tokens} | ≥ 1 |",
+        f"| code flow, psc-mock / oidc-provider-mock | {flows} | ≥ 5 |",
+        f"| full flow (authorize + token + userinfo), p50 / p99 | "
+        f"{psc['full_flow']['p50_ms']} / {psc['full_flow']['p99_ms']} ms | p50 < 5 ms |",
+        f"| CIBA request + approval + first poll, p50 / p99 | "
+        f"{psc['ciba']['p50_ms']} / {psc['ciba']['p99_ms']} ms | - |",
+    ]
+    m = run["machine"]
+    head = (
+        f"Measured {run['date']} on {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB "
+        f"(Python {m['python']}, Node {m['node']}), servers and wrk (c=4) on the same cores."
+    )
+    return "\n".join([head, "", *rows, *ratios]) + "\n"
+
+
+def chart(run: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = run["results"]
+    names = list(r)
+    measures = [("discovery", "discovery req/s"), ("client_credentials", "tokens/s")]
+    figure, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for axis, (key, label) in zip(axes, measures, strict=False):
+        values = [r[n].get(key, {}).get("rps", 0) for n in names]
+        axis.bar(names, values, color=["#000091" if n == "psc-mock" else "#999" for n in names])
+        axis.set_title(label)
+        axis.tick_params(axis="x", rotation=20)
+    flows = [(n, r[n]["code_flow"]["flows_per_s"]) for n in names if "code_flow" in r[n]]
+    axes[2].bar([n for n, _ in flows], [v for _, v in flows], color=["#000091", "#999"])
+    axes[2].set_title("code flows/s")
+    figure.suptitle(f"psc-mock and peers, {run['date'][:10]} (higher is better)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+
+
+def update_readme(markdown: str) -> None:
+    text = README.read_text(encoding="utf-8")
+    block = f"<!-- bench:start -->\n{markdown}<!-- bench:end -->"
+    updated = re.sub(r"<!-- bench:start -->.*?<!-- bench:end -->", block, text, flags=re.S)
+    README.write_text(updated, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3-second runs, for trying")
+    parser.add_argument("--update-readme", action="store_true", help="write the README table")
+    args = parser.parse_args()
+    install()
+    run = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "quick": args.quick,
+    }
+    run["results"] = measure(args.quick)
+    markdown = table(run)
+    print("\n" + markdown)
+    RESULTS.mkdir(exist_ok=True)
+    stem = RESULTS / datetime.now(UTC).strftime("%Y-%m-%d")
+    stem.with_suffix(".json").write_text(json.dumps(run, indent=1) + "\n")
+    stem.with_suffix(".md").write_text(markdown)
+    chart(run, stem.with_suffix(".png"))
+    print(f"results: {stem}.json, .md, .png")
+    if args.update_readme:
+        update_readme(markdown)
+
+
+if __name__ == "__main__":
+    main()
