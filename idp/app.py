@@ -124,9 +124,9 @@ def _register_blueprints(app: Flask) -> None:
     from idp.control.hooks import install
     from idp.fhir import api as fhir
     from idp.oidc import endpoints
-    from idp.web import card, card_tls, login, phone, reader
+    from idp.web import activation, card, card_tls, login, phone, reader
 
-    for module in (endpoints, login, phone, reader, health, fhir, card, card_tls):
+    for module in (endpoints, login, activation, phone, reader, health, fhir, card, card_tls):
         app.register_blueprint(module.bp)
     app.register_blueprint(control.bp)
     install(app)  # injected faults, request log
