@@ -25,6 +25,7 @@ from idp.oidc import authorize
 from idp.oidc.logins import Login
 from idp.settings import REALM_PATH
 from idp.web.errors import error_page
+from idp.web.qr import qr_svg
 
 REMEMBER_COOKIE = "PSC_MOCK_IDNAT"
 _ACTIONS = REALM_PATH + "/login-actions"
@@ -139,9 +140,16 @@ def pending() -> Response:
     if status in (DENIED, EXPIRED):
         return _failed(login, status, approval.reason)
     remaining = max(0, int(approval.expires_at - svc.clock.now()))
-    return make_response(
-        render_template("pending.html", login=login, approval=approval, remaining=remaining)
+    phone_url = url_for("phone.show", id_nat=login.id_nat, _external=True)
+    html = render_template(
+        "pending.html",
+        login=login,
+        approval=approval,
+        remaining=remaining,
+        phone_url=phone_url,
+        phone_qr=qr_svg(phone_url),
     )
+    return make_response(html)
 
 
 @bp.get(_ACTIONS + "/ecps/status")
