@@ -120,7 +120,7 @@ def _cards(fixtures: Path, store: Store, directory: Directory, mockdata: MockDat
 
 def _register_blueprints(app: Flask) -> None:
     from idp.control import api as control
-    from idp.control import health
+    from idp.control import dashboard_api, health, ui
     from idp.control.hooks import install
     from idp.fhir import api as fhir
     from idp.oidc import endpoints
@@ -129,6 +129,8 @@ def _register_blueprints(app: Flask) -> None:
     for module in (endpoints, login, activation, phone, reader, health, fhir, card, card_tls):
         app.register_blueprint(module.bp)
     app.register_blueprint(control.bp)
+    app.register_blueprint(dashboard_api.bp)
+    app.register_blueprint(ui.bp)
     install(app)  # injected faults, request log
 
 

@@ -127,6 +127,7 @@ def _banner(settings: Settings) -> str:
         f"  login      {public}/auth?{query}",
         f"  phone      {public}/phone/",
         f"  reader     {public}/reader/",
+        f"  dashboard  {public}/_mock/ui/",
         f"  control    {public}/_mock/openapi.json",
         f"  health     {public}/_mock/health/ready",
     ]

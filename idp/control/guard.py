@@ -13,6 +13,9 @@ from idp.context import services
 from idp.control.state import OPEN, is_loopback
 
 _WRITES = ("POST", "PUT", "PATCH")
+# The dashboard's browser holds the admin token in this cookie (HttpOnly, SameSite=Strict),
+# set from ``/_mock/ui?token=…`` once: a browser cannot send a bearer header by itself.
+ADMIN_COOKIE = "psc_mock_admin"
 
 
 def refuse(status: int, error: str, description: str) -> Response:
@@ -38,9 +41,7 @@ def check() -> Response | None:
                 "forbidden",
                 "the control API is open to loopback only: set PSC_MOCK_ADMIN_TOKEN",
             )
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        given = value.strip().encode() if scheme.lower() == "bearer" else b""
-        if not hmac.compare_digest(given, state.admin_token.encode()):
+        if not hmac.compare_digest(_given_token(), state.admin_token.encode()):
             response = refuse(
                 401, "unauthorized", "send Authorization: Bearer <PSC_MOCK_ADMIN_TOKEN>"
             )
@@ -51,6 +52,13 @@ def check() -> Response | None:
             415, "unsupported_media_type", "the control API accepts application/json only"
         )
     return None
+
+
+def _given_token() -> bytes:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip().encode()
+    return request.cookies.get(ADMIN_COOKIE, "").encode()
 
 
 def host_allowed(host: str, settings) -> bool:

@@ -13,6 +13,7 @@ _ERROR = {
     "required": ["error"],
 }
 _OBJECT = {"type": "object"}
+_HTML = {"description": "a page", "content": {"text/html": {"schema": {"type": "string"}}}}
 _DURATION = {
     "oneOf": [{"type": "number"}, {"type": "string", "examples": ["90s", "30m", "4h", "1h30m"]}]
 }
@@ -298,6 +299,43 @@ def document(settings) -> dict[str, Any]:
                 ),
                 "delete": _op("remove a professional", {"204": _ok("removed")}),
             },
+            "/_mock/directory": {
+                "get": _op(
+                    "search: name or idNat words (`q`), `profession`, `role`, `departement`",
+                    {"200": _ok("summaries", _OBJECT)},
+                    parameters=[
+                        {"name": n, "in": "query", "schema": {"type": "string"}}
+                        for n in ("q", "profession", "role", "departement", "limit")
+                    ],
+                )
+            },
+            "/_mock/directory/{idNat}/claims": {
+                "parameters": [_ID_NAT],
+                "get": _op(
+                    "userinfo as PSC would send it after a login, with the mock's facts",
+                    {"200": _ok("", _OBJECT), "404": _ok("unknown idNat", _ERROR)},
+                ),
+            },
+            "/_mock/approvals": {"get": _op("pending e-CPS approvals", {"200": _ok("", _OBJECT)})},
+            "/_mock/sessions": {"get": _op("live SSO sessions", {"200": _ok("", _OBJECT)})},
+            "/_mock/training": {
+                "get": _op("the trainees' identities", {"200": _ok("", _OBJECT)}),
+                "post": _op(
+                    "hand `count` more trainees each a distinct identity (until reset)",
+                    {"200": _ok("every trainee's sheet", _OBJECT)},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "count": {"type": "integer", "minimum": 1, "maximum": 200},
+                            "q": {"type": "string"},
+                            "profession": {"type": "string"},
+                        },
+                        "required": ["count"],
+                    },
+                ),
+            },
+            "/_mock/ui/": {"get": _op("the trainer dashboard (HTML)", {"200": _HTML})},
+            "/_mock/ui/sheets": {"get": _op("printable identity sheets (HTML)", {"200": _HTML})},
             "/_mock/reset": {
                 "post": _op("back to the fixtures", {"200": _ok("", _OBJECT)}, _OBJECT),
             },

@@ -105,6 +105,16 @@ class Store:
             )
         return record
 
+    def of_kind(self, kind: str, limit: int = 200) -> list[Record]:
+        """Live records of one kind, newest expiry last (a dashboard's listing)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, value, expires_at FROM record WHERE kind = ?"
+                " AND (expires_at IS NULL OR expires_at > ?) ORDER BY expires_at LIMIT ?",
+                (kind, self.clock.now(), limit),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
     def owned_by(self, kind: str, owner: str) -> list[Record]:
         with self._lock:
             rows = self._db.execute(
