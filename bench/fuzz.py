@@ -44,29 +44,7 @@ def operation_count() -> int:
     return sum(len(operations) for operations in paths.values())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=100_000)
-    args = parser.parse_args()
-    operations = operation_count()
-    examples = -(-args.requests // operations)
-    tally = Path(tempfile.mkdtemp(prefix="psc-mock-fuzz-")) / "tally.jsonl"
-    env = {
-        **os.environ,
-        "PSC_MOCK_FUZZ_EXAMPLES": str(examples),
-        "PSC_MOCK_FUZZ_RANDOM": "1",
-        "PSC_MOCK_FUZZ_TALLY": str(tally),
-    }
-    print(f"{operations} operations x {examples} examples, random inputs …", flush=True)
-    started = time.monotonic()
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", TEST, "-q", "-p", "no:cacheprovider", "-x"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    elapsed = time.monotonic() - started
+def _read_tally(tally: Path) -> tuple[Counter, Counter, int]:
     statuses: Counter = Counter()
     by_operation: Counter = Counter()
     log_errors = 0
@@ -77,7 +55,39 @@ def main() -> None:
             continue
         statuses[value] += 1
         by_operation[label] += 1
-    failures = [line for line in run.stdout.splitlines() if "FAILED" in line]
+    return statuses, by_operation, log_errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=100_000)
+    args = parser.parse_args()
+    operations = operation_count()
+    tally = Path(tempfile.mkdtemp(prefix="psc-mock-fuzz-")) / "tally.jsonl"
+    started = time.monotonic()
+    rounds, done, failures, run = 0, 0, [], None
+    # Operations with few distinct inputs stop early: rounds go on, each with new random
+    # inputs, until the requests sent reach the target.
+    while done < args.requests and not failures:
+        examples = -(-(args.requests - done) // operations)
+        rounds += 1
+        print(f"round {rounds}: {operations} operations x {examples} examples …", flush=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", TEST, "-q", "-p", "no:cacheprovider", "-x"],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "PSC_MOCK_FUZZ_EXAMPLES": str(examples),
+                "PSC_MOCK_FUZZ_RANDOM": "1",
+                "PSC_MOCK_FUZZ_TALLY": str(tally),
+            },
+            capture_output=True,
+            text=True,
+        )
+        failures = [line for line in run.stdout.splitlines() if "FAILED" in line]
+        statuses, by_operation, log_errors = _read_tally(tally)
+        done = sum(statuses.values())
+    elapsed = time.monotonic() - started
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -88,7 +98,7 @@ def main() -> None:
         "requests": sum(statuses.values()),
         "seconds": round(elapsed),
         "operations": operations,
-        "examples_per_operation": examples,
+        "rounds": rounds,
         "statuses": {str(status): count for status, count in sorted(statuses.items())},
         "server_errors_5xx": sum(n for status, n in statuses.items() if status >= 500),
         "server_log_errors": log_errors,
