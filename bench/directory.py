@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -27,6 +25,7 @@ from pathlib import Path
 
 import psutil
 import requests
+from common import free_port, machine, spawn_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "peers" / "national"
@@ -48,29 +47,12 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def serve(index: Path) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [*PSC_MOCK, "serve", "--port", str(port), "--directory", str(index)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     base = f"http://localhost:{port}"
-    while True:
-        try:
-            if requests.get(base + "/_mock/health/ready", timeout=1).ok:
-                return process, base, time.perf_counter() - started
-        except requests.ConnectionError:
-            time.sleep(0.01)
-        if process.poll() is not None:
-            raise SystemExit("the mock did not start")
+    command = [*PSC_MOCK, "serve", "--port", str(port), "--directory", str(index)]
+    process, ready = spawn_ready(command, base + "/_mock/health/ready")
+    return process, base, ready
 
 
 def in_process_lookups(index: Path, ids: list[str]) -> dict:
@@ -134,12 +116,7 @@ def main() -> None:
         process.wait(10)
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": psutil.cpu_count(),
-            "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "rows": args.rows,
         "people": len(ids),
         "file_mb": round(extraction.stat().st_size / 2**20),

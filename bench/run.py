@@ -20,10 +20,8 @@ import argparse
 import base64
 import json
 import os
-import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +34,7 @@ from urllib.parse import urlencode
 
 import psutil
 import requests
+from common import free_port, machine, spawn_ready
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -78,18 +77,8 @@ class Server:
     def start(self) -> float:
         """Spawn, then poll the readiness URL: seconds until its first 200."""
         self.port = free_port()
-        started = time.perf_counter()
-        self.process = subprocess.Popen(
-            self.command(self.port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        while True:
-            try:
-                if requests.get(self.base + self.ready_path, timeout=1).status_code == 200:
-                    return time.perf_counter() - started
-            except requests.ConnectionError:
-                time.sleep(0.005)
-            if self.process.poll() is not None:
-                raise SystemExit(f"{self.name} exited at start-up")
+        self.process, ready = spawn_ready(self.command(self.port), self.base + self.ready_path)
+        return ready
 
     def stop(self) -> None:
         if self.process:
@@ -133,12 +122,6 @@ def servers() -> dict[str, Server]:
             "/.well-known/openid-configuration",
         ),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- installing the peers ---------------------------------------------------------------
@@ -315,23 +298,6 @@ def measure(quick: bool) -> dict:
 
 
 # --- reporting --------------------------------------------------------------------------
-
-
-def machine() -> dict:
-    cpu = platform.processor()
-    info = Path("/proc/cpuinfo")
-    if info.exists():
-        found = re.search(r"model name\s*:\s*(.*)", info.read_text())
-        cpu = found.group(1) if found else cpu
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        "node": node,
-        "load_before": os.getloadavg()[0],
-    }
 
 
 def table(run: dict) -> str:

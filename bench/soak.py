@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +29,7 @@ from pathlib import Path
 
 import psutil
 import requests
+from common import free_port, machine, spawn_ready
 from rich.console import Console
 from rich.progress import Progress
 
@@ -44,12 +43,6 @@ FLAT_MB_PER_MINUTE = 1.0
 PSC = {"scope": "openid scope_all", "acr_values": "eidas1"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_mock(port: int, data_dir: str | None, lifetime: int) -> subprocess.Popen:
     command = [sys.executable, "-m", "idp", "serve", "--port", str(port)]
     command += ["--data-dir", data_dir] if data_dir else []
@@ -57,15 +50,7 @@ def start_mock(port: int, data_dir: str | None, lifetime: int) -> subprocess.Pop
         for setting in ("--session-idle", "--refresh-token-lifetime"):
             command += [setting, str(lifetime)]
         command += ["--session-max", str(lifetime * 4)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(400):
-        try:
-            if requests.get(f"http://localhost:{port}/_mock/health/ready", timeout=1).ok:
-                return process
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("the mock did not start")
+    return spawn_ready(command, f"http://localhost:{port}/_mock/health/ready")[0]
 
 
 class Flows:
@@ -188,12 +173,7 @@ def main() -> None:
     slope = slope_mb_per_minute(settled)
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": psutil.cpu_count(),
-            "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "minutes": args.minutes,
         "workers": args.workers,
         "data_dir": bool(args.data_dir),

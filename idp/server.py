@@ -22,6 +22,7 @@ from idp.settings import Settings
 from idp.tls import client_authorities, tls_adapter
 
 log = logging.getLogger("idp.server")
+_BACKLOG = 1024
 
 
 class MockServer:
@@ -52,7 +53,13 @@ class MockServer:
     @staticmethod
     def _listener(settings: Settings, port: int, *, tls: bool) -> wsgi.Server:
         server = wsgi.Server(
-            (settings.host, port), None, numthreads=settings.threads, server_name="psc-mock"
+            (settings.host, port),
+            None,
+            numthreads=settings.threads,
+            server_name="psc-mock",
+            # cheroot's default listen backlog is 5: a burst of new connections (a CI farm,
+            # 20 pollers at once) overflowed it and clients saw "connection reset".
+            request_queue_size=_BACKLOG,
         )
         if tls:
             server.ssl_adapter = tls_adapter(

@@ -65,6 +65,22 @@ def start_server():
 
 
 @pytest.fixture(scope="module")
+def own_server():
+    """A mock of the module's own: its tests change state the shared one must not see."""
+    server = MockServer(Settings(port=0)).start_in_thread()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_url(own_server) -> str:
+    """The module's own mock, put back to its fixtures after each test."""
+    url = own_server.settings.effective_public_url
+    yield url
+    requests.post(url + "/_mock/reset", json={}, timeout=5).raise_for_status()
+
+
+@pytest.fixture(scope="module")
 def tls_server():
     """A mock with its HTTPS listener on a free port and a clock of its own."""
     server = MockServer(Settings(port=0, tls_port=0), clock=Clock()).start_in_thread()

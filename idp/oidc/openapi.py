@@ -264,6 +264,32 @@ def _page_paths() -> dict[str, Any]:
                 ),
             )
         },
+        "/phone/{idNat}/activation": {
+            "get": _op(
+                "e-CPS activation: the means open to this person", page, parameters=_path("idNat")
+            )
+        },
+        "/phone/{idNat}/activation/{step}": {
+            "post": _op(
+                "an activation step (mail-sms, codes, card, password)",
+                {**page, "403": PAGE},
+                parameters=_path("idNat", "step"),
+                requestBody=_form(
+                    {
+                        name: _TEXT
+                        for name in (
+                            "csrf",
+                            "mail_code",
+                            "sms_code",
+                            "serial",
+                            "pin",
+                            "password",
+                            "confirmation",
+                        )
+                    }
+                ),
+            )
+        },
         "/reader/": {"get": _op("Card-reader simulator: inserted cards", page)},
         "/reader/{serial}": {"get": _op("Card-reader simulator", page, parameters=_path("serial"))},
         "/reader/{serial}/approvals/{approvalId}": {

@@ -10,8 +10,6 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-from idp.server import MockServer
-from idp.settings import Settings
 from tests.integration.test_ecps_flow import Browser
 from tests.integration.test_ecps_flow import Phone as EcpsPhone
 from tests.oidc_client import forms
@@ -25,18 +23,9 @@ UNREGISTERED_NURSE = "899700100284"  # not registered with the order: no means
 ACTIVATED = "899700100011"
 
 
-@pytest.fixture(scope="module")
-def server():
-    server = MockServer(Settings(port=0)).start_in_thread()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def base(server):
-    url = server.settings.effective_public_url
-    yield url
-    requests.post(url + "/_mock/reset", json={}, timeout=5).raise_for_status()
+def base(own_url: str) -> str:
+    return own_url
 
 
 class Phone:
@@ -88,7 +77,7 @@ def test_activation_by_mail_and_sms_then_a_login(base):
     assert claims["SubjectNameID"] == MAIL_SMS
 
 
-def test_activation_with_the_card_for_a_card_holding_nurse(base, server):
+def test_activation_with_the_card_for_a_card_holding_nurse(base, own_server):
     phone = Phone(base, CARD_NURSE)
     assert "Avec votre carte CPS" in phone.text() and "Par courriel" not in phone.text()
     phone.submit("card", serial=CARD_NURSE_SERIAL, pin="0000")
@@ -97,7 +86,7 @@ def test_activation_with_the_card_for_a_card_holding_nurse(base, server):
     assert "Choisissez le mot de passe" in phone.text(), phone.text()[:500]
     phone.submit("password", password="1357", confirmation="1357")
     assert "Votre e-CPS est activée" in phone.text()
-    server.app.extensions["psc_mock"].cards.reset(CARD_NURSE_SERIAL)
+    own_server.app.extensions["psc_mock"].cards.reset(CARD_NURSE_SERIAL)
 
 
 def test_someone_elses_card_is_refused(base):

@@ -8,24 +8,14 @@ import pytest
 import requests
 
 from idp.app import create_app
-from idp.server import MockServer
 from idp.settings import Settings
 
 AUTO = "899700100011"
 
 
-@pytest.fixture(scope="module")
-def server():
-    server = MockServer(Settings(port=0)).start_in_thread()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def url(server):
-    base = server.settings.effective_public_url
-    yield base
-    requests.post(base + "/_mock/reset", json={}, timeout=5).raise_for_status()
+def url(own_url: str) -> str:
+    return own_url
 
 
 def _remote(client, method, path, **kwargs):

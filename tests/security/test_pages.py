@@ -9,8 +9,6 @@ from urllib.parse import urlencode, urljoin
 import pytest
 import requests
 
-from idp.server import MockServer
-from idp.settings import Settings
 from tests.conftest import CI_CLIENT
 from tests.oidc_client import RelyingParty, forms
 from tests.session_client import SsoBrowser
@@ -31,19 +29,9 @@ AUTHORIZE = {
 }
 
 
-@pytest.fixture(scope="module")
-def server():
-    """A mock of its own: these tests edit its directory."""
-    server = MockServer(Settings(port=0)).start_in_thread()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def base(server) -> str:
-    url = server.settings.effective_public_url
-    yield url
-    requests.post(url + "/_mock/reset", json={}, timeout=5).raise_for_status()
+def base(own_url: str) -> str:
+    return own_url
 
 
 def _authorize_url(base: str, **params) -> str:
