@@ -22,7 +22,7 @@ APPROVAL = "approval"
 PENDING, APPROVED, DENIED, EXPIRED = "pending", "approved", "denied", "expired"
 MOBILE, CARD = "MOBILE", "CARD"  # the e-CPS app on the phone, or the card through CPS-Gestion
 # Records outlive their deadline a little, so a late poll learns "expired", not "unknown".
-_GRACE = 600
+_GRACE = 120
 
 
 class WrongPassword(Exception):

@@ -61,7 +61,7 @@ CHANNELS = {MOBILE: "MOBILE", CARD: "CARD"}
 DEFAULT_CHANNEL = MOBILE
 SLOW_DOWN_STEP = 5  # CIBA Core §11 / RFC 8628 §3.5: each slow_down adds 5 s
 # Records outlive their deadline a little, so a late poll learns "expired", not "unknown".
-_GRACE = 600
+_GRACE = 120
 _TWO_DIGITS = re.compile(r"[0-9]{2}")
 
 # ANS's mock text (EDC-proxy), which is also Keycloak's.

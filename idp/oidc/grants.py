@@ -150,7 +150,9 @@ class AuthorizationCodeGrant(_PscGrant, grants.AuthorizationCodeGrant):
         if record.value["client_id"] != client.get_client_id():
             return None
         spent = {"client_id": record.value["client_id"], "session_id": record.value["session_id"]}
-        store.put(SPENT_CODE, code, spent, ttl=self.server.settings.session_max)
+        # Long enough for a replay (seconds after a theft, in practice), short enough that a
+        # busy mock does not keep one record per login for the 4 h a session may last.
+        store.put(SPENT_CODE, code, spent, ttl=self.server.settings.session_idle)
         return IssuedCode(**record.value)
 
     def _punish_replay(self, code: str, client_id: str) -> None:

@@ -91,19 +91,26 @@ class Store:
         return record
 
     def update(
-        self, kind: str, key: str, change: Callable[[dict[str, Any]], None]
+        self,
+        kind: str,
+        key: str,
+        change: Callable[[dict[str, Any]], None],
+        *,
+        ttl: float | None = None,
     ) -> Record | None:
-        """Apply ``change`` to the live record's value in place, atomically."""
+        """Apply ``change`` to the live record's value in place, atomically; ``ttl`` gives
+        it a new lifetime from now (else it keeps its expiry)."""
         with self._lock:
             record = self.get(kind, key)
             if record is None:
                 return None
             change(record.value)
+            expires_at = self.clock.now() + ttl if ttl is not None else record.expires_at
             self._db.execute(
-                "UPDATE record SET value = ? WHERE kind = ? AND key = ?",
-                (json.dumps(record.value, separators=(",", ":")), kind, key),
+                "UPDATE record SET value = ?, expires_at = ? WHERE kind = ? AND key = ?",
+                (json.dumps(record.value, separators=(",", ":")), expires_at, kind, key),
             )
-        return record
+        return Record(key, record.value, expires_at)
 
     def of_kind(self, kind: str, limit: int = 200) -> list[Record]:
         """Live records of one kind, newest expiry last (a dashboard's listing)."""
