@@ -23,6 +23,9 @@ PENDING, APPROVED, DENIED, EXPIRED = "pending", "approved", "denied", "expired"
 MOBILE, CARD = "MOBILE", "CARD"  # the e-CPS app on the phone, or the card through CPS-Gestion
 # Records outlive their deadline a little, so a late poll learns "expired", not "unknown".
 _GRACE = 120
+HISTORY = "ecps-history"
+_HISTORY_SIZE = 10  # the app's history: the last requests of one identity
+_HISTORY_TTL = 86400
 
 
 class WrongPassword(Exception):
@@ -107,14 +110,16 @@ class Approvals:
         [INFERRED: no source describes two simultaneous pushes.]"""
         for record in self._store.owned_by(APPROVAL, id_nat):
             if record.value["status"] == PENDING and _channel(record.value) == channel:
-                self._store.update(
-                    APPROVAL,
-                    record.key,
-                    lambda value: (
-                        value.update(status=DENIED, reason="superseded")
-                        if value["status"] == PENDING
-                        else None
-                    ),
+                self._decided(
+                    self._store.update(
+                        APPROVAL,
+                        record.key,
+                        lambda value: (
+                            value.update(status=DENIED, reason="superseded")
+                            if value["status"] == PENDING
+                            else None
+                        ),
+                    )
                 )
 
     def get(self, approval_id: str) -> Approval | None:
@@ -156,8 +161,30 @@ class Approvals:
             else:
                 value.update(status=DENIED, reason="wrong_code")
 
-        record = self._store.update(APPROVAL, approval_id, decide)
-        return Approval(**record.value) if record else None
+        return self._decided(self._store.update(APPROVAL, approval_id, decide))
+
+    def history(self, id_nat: str) -> list[Approval]:
+        """The identity's last requests, newest first, as the app's history shows them."""
+        record = self._store.get(HISTORY, id_nat)
+        return [Approval(**item) for item in reversed(record.value["items"])] if record else []
+
+    def _decided(self, record) -> Approval | None:
+        if record is None:
+            return None
+        approval = Approval(**record.value)
+        self._remember(approval)
+        return approval
+
+    def _remember(self, approval: Approval) -> None:
+        """Keep the request (or its new status) in its identity's short history."""
+        item = {**asdict(approval), "csrf": ""}
+
+        def change(value: dict) -> None:
+            items = [i for i in value["items"] if i["id"] != approval.id] + [item]
+            value["items"] = items[-_HISTORY_SIZE:]
+
+        if self._store.update(HISTORY, approval.id_nat, change, ttl=_HISTORY_TTL) is None:
+            self._store.put(HISTORY, approval.id_nat, {"items": [item]}, ttl=_HISTORY_TTL)
 
     def answer_on_card(self, approval_id: str, id_nat: str, *, approve: bool) -> Approval | None:
         """Approve or refuse a ``channel=CARD`` request of ``id_nat`` on the card reader.
@@ -180,10 +207,10 @@ class Approvals:
             else:
                 value.update(status=DENIED, reason="refused")
 
-        record = self._store.update(APPROVAL, approval_id, decide)
-        return Approval(**record.value) if record else None
+        return self._decided(self._store.update(APPROVAL, approval_id, decide))
 
     def _save(self, approval: Approval) -> None:
+        self._remember(approval)
         self._store.put(
             APPROVAL,
             approval.id,

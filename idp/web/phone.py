@@ -46,6 +46,7 @@ def _page(id_nat: str, *, message: str = "", error: str = "", status: int = 200)
         practitioner=practitioner,
         identity=identity,
         approvals=svc.approvals.pending_for(identity),
+        history=[(a, a.status_at(svc.clock.now())) for a in svc.approvals.history(id_nat)],
         message=message,
         error=error,
     )
