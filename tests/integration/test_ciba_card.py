@@ -8,12 +8,11 @@ test uses, and any card state it changes (PIN tries, lock) is put back afterward
 
 from __future__ import annotations
 
-import html
-import re
 from urllib.parse import urljoin
 
 import requests
 
+from tests.card_browser import error_of, text
 from tests.fixture_people import identity
 from tests.integration.test_ciba import (
     PENDING,
@@ -31,16 +30,6 @@ APPROVED_CARD = ("2800100151", "899700100151")
 WRONG_PIN_CARD = ("2800100169", "899700100169")
 REFUSED_CARD = ("2800100177", "899700100177")
 BOTH_CHANNELS_CARD = ("2800100193", "899700100193")
-
-
-def text(response: requests.Response) -> str:
-    return html.unescape(response.text)
-
-
-def error_of(response: requests.Response) -> str:
-    match = re.search(r'id="erreur">(.*?)</p>', response.text, re.S)
-    assert match, response.text[:800]
-    return html.unescape(match.group(1)).strip()
 
 
 class Reader:

@@ -7,7 +7,6 @@ import jwt
 import pytest
 import requests
 
-from idp.server import MockServer
 from idp.settings import Settings
 from tests.oidc_client import RelyingParty, follow_to_callback
 
@@ -15,19 +14,10 @@ AUTO = "899700100011"  # Claire MARTIN, policy auto
 MANUAL = "899700100029"  # Julien PETIT, policy manual
 
 
-@pytest.fixture(scope="module")
-def server():
-    """A mock of its own: these tests reset it, which must not touch the shared one."""
-    server = MockServer(Settings(port=0)).start_in_thread()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def url(server) -> str:
-    base = server.settings.effective_public_url
-    requests.post(base + "/_mock/reset", json={}, timeout=5).raise_for_status()
-    return base
+def url(own_url: str) -> str:
+    """A mock of its own: these tests reset it, which must not touch the shared one."""
+    return own_url
 
 
 @pytest.fixture
