@@ -125,6 +125,11 @@ class MockData:
         return cls(identities, clients)
 
 
+# libyaml when it is there (start-up: the fixtures' YAML in ~3 ms instead of ~20); both keep
+# line numbers for the errors.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class _Reader:
     """Walks a YAML document keeping line numbers, so errors can point at them."""
 
@@ -133,7 +138,7 @@ class _Reader:
         try:
             if text is None:
                 text = path.read_text(encoding="utf-8")
-            self.root = yaml.compose(text)
+            self.root = yaml.compose(text, Loader=_LOADER)
         except FileNotFoundError as exc:
             raise MockDataError(f"{path}: file not found") from exc
         except UnicodeDecodeError as exc:
@@ -171,7 +176,11 @@ class _Reader:
     def scalar(self, node: yaml.Node, where: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise self.fail(node, where, "expected a single value")
-        return yaml.safe_load(yaml.serialize(node))
+        return self.value(node)
+
+    def value(self, node: yaml.Node) -> Any:
+        """The node as plain data, with YAML's safe types."""
+        return yaml.constructor.SafeConstructor().construct_document(node)
 
     def text(self, node: yaml.Node, where: str, choices: tuple[str, ...] = ()) -> str:
         value = self.scalar(node, where)
@@ -281,7 +290,7 @@ def _identity_values(reader: _Reader, id_nat: str, node: yaml.Node, now: float) 
             node_set = changes["set"]
             if not isinstance(node_set, yaml.MappingNode):
                 raise reader.fail(node_set, f"{where}.claims.set", "expected a mapping")
-            values["set_claims"] = yaml.safe_load(yaml.serialize(node_set))
+            values["set_claims"] = reader.value(node_set)
     return values
 
 
