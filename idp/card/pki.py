@@ -41,7 +41,8 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from idp.directory.index import Directory, departement
+from idp.directory.facets import departement
+from idp.directory.index import Directory
 from idp.directory.model import Activite, Practitioner
 from idp.directory.nomenclatures import PROFESSIONS, label
 from idp.mockdata import load_clients, load_identities

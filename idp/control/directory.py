@@ -8,8 +8,8 @@ from dataclasses import fields, replace
 from typing import Any
 
 from idp.directory import loaders
+from idp.directory.codec import from_json, to_json
 from idp.directory.identifiers import IdNatError, parse_id_nat
-from idp.directory.index import from_json, to_json
 from idp.directory.model import Activite, AutreIdentifiant, Exercice, Practitioner
 
 

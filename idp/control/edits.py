@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 
-from idp.directory.index import Directory, from_json, to_json
+from idp.directory.codec import from_json, to_json
+from idp.directory.index import Directory
 from idp.directory.model import Practitioner
 from idp.store import Store
 

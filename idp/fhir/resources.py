@@ -44,7 +44,7 @@ from fhir.resources.R4B.practitionerrole import PractitionerRole
 from fhir.resources.R4B.reference import Reference
 
 from idp.directory import nomenclatures
-from idp.directory.index import (
+from idp.directory.facets import (
     GEOGRAPHICAL_ENTITY,
     departement,
     legal_entity_key,

@@ -23,21 +23,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from idp.directory.index import (
+from idp.directory.facets import (
     GEOGRAPHICAL_ENTITY,
-    IDNAT,
     LEGAL_ENTITY,
     STRUCTURE,
     STRUCTURE_CODE,
     STRUCTURE_ID,
     STRUCTURE_WORD,
-    Directory,
-    Match,
     fold,
     legal_entity_key,
     structure_key,
     words,
 )
+from idp.directory.index import IDNAT, Directory, Match
 from idp.directory.model import Practitioner
 from idp.fhir import ids
 from idp.fhir.resources import (

@@ -10,6 +10,8 @@ import subprocess
 import pytest
 import requests
 
+from idp.directory.facets import STRUCTURE_WORD
+from idp.directory.index import Directory, Match
 from tests.integration.test_cli import PSC_MOCK, start_serving
 from tests.oidc_client import RelyingParty
 
@@ -27,6 +29,38 @@ def index(tmp_path_factory):
     assert built.returncode == 0, built.stderr
     assert "0 lines rejected" in built.stdout
     return folder / "a.sqlite"
+
+
+def test_worker_processes_build_the_index_one_process_builds(index, tmp_path):
+    """Chunks of 2,000 lines parsed in two processes, a person straddling two chunks
+    merged back: the same people, the same structures, the same answers."""
+    extraction = _straddling(next(index.parent.glob("Extraction_*.txt")), tmp_path, 2000)
+    serial = Directory.create(tmp_path / "1.sqlite")
+    parallel = Directory.create(tmp_path / "2.sqlite")
+    serial.import_file(extraction, workers=0)
+    summary = parallel.import_file(extraction, workers=2)
+    people = list(serial.all())
+    assert len(parallel) == len(people) == summary.people - 1  # one person, two runs
+    assert list(parallel.all()) == people
+    assert parallel.structures(limit=10_000) == serial.structures(limit=10_000)
+    for word in ("centre", "cabinet", "pharmacie"):
+        where = [[Match(STRUCTURE_WORD, word, prefix=True)]]
+        assert parallel.structures(where) == serial.structures(where)
+        assert parallel.search(word[:3]) == serial.search(word[:3])
+
+
+def _straddling(extraction, folder, chunk_lines: int):
+    """A copy of ``extraction`` where a person's two rows are the last of the first chunk
+    of lines and the first of the second."""
+    header, *lines = extraction.read_text(encoding="utf-8").splitlines(keepends=True)
+    id_nats = [line.split("|")[2] for line in lines]
+    pair = next(i for i in range(len(lines) - 2) if id_nats[i] == id_nats[i + 1] != id_nats[i + 2])
+    others = lines[:pair] + lines[pair + 2 :]
+    others = [line for line in others if line.split("|")[2] != id_nats[pair]]
+    rows = [*others[: chunk_lines - 1], lines[pair], lines[pair + 1], *others[chunk_lines - 1 :]]
+    copy = folder / extraction.name
+    copy.write_text(header + "".join(rows), encoding="utf-8")
+    return copy
 
 
 def test_the_mock_serves_a_generated_person_from_the_index(index):

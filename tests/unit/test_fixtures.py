@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from idp.directory.facets import departement
 from idp.directory.identifiers import parse_id_nat
-from idp.directory.index import departement
 from idp.directory.loaders import load_file
 from idp.directory.model import Practitioner
 

@@ -6,9 +6,10 @@ import io
 from collections import Counter
 
 from idp.app import BUNDLED_FIXTURES
+from idp.directory.facets import departement
 from idp.directory.generate import generate
 from idp.directory.identifiers import parse_id_nat
-from idp.directory.index import Directory, departement
+from idp.directory.index import Directory
 from idp.directory.loaders import load_file
 
 FIXTURES = BUNDLED_FIXTURES / "annuaire"
