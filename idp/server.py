@@ -19,7 +19,7 @@ from cheroot import wsgi
 from idp.app import create_app
 from idp.clock import Clock
 from idp.settings import Settings
-from idp.tls import client_authorities, tls_adapter
+from idp.tls import client_authorities
 
 log = logging.getLogger("idp.server")
 _BACKLOG = 1024
@@ -62,6 +62,8 @@ class MockServer:
             request_queue_size=_BACKLOG,
         )
         if tls:
+            from idp.tls_listener import tls_adapter
+
             server.ssl_adapter = tls_adapter(
                 settings.tls_cert, settings.tls_key, client_authorities(settings)
             )
