@@ -133,13 +133,21 @@ def install() -> None:
     if not (PEERS_SRC / "node_modules" / "oidc-provider").is_dir():
         subprocess.run(["npm", "ci", "--silent", "--prefix", str(PEERS_SRC)], check=True)
     if not (OPM_VENV / "bin" / "oidc-provider-mock").exists():
-        python312 = next(iter(sorted(Path("/root/.pyenv/versions").glob("3.1[2-9]*"))), None)
-        interpreter = shutil.which("python3.12") or (python312 and str(python312 / "bin/python"))
-        if not interpreter:
-            raise SystemExit("oidc-provider-mock needs Python >= 3.12: none found")
+        interpreter = _python_3_12()
         subprocess.run([interpreter, "-m", "venv", str(OPM_VENV)], check=True)
-        pip = [str(OPM_VENV / "bin" / "pip"), "install", "-q", "oidc-provider-mock"]
+        pip = [str(OPM_VENV / "bin" / "pip"), "install", "-q", "oidc-provider-mock==0.4.8"]
         subprocess.run(pip, check=True)
+
+
+def _python_3_12() -> str:
+    """A Python >= 3.12 that runs (pyenv's shims exist for versions that are not active)."""
+    versions = sorted(Path("/root/.pyenv/versions").glob("3.1[2-9]*"))
+    candidates = [str(version / "bin" / "python") for version in versions]
+    candidates += filter(None, [shutil.which("python3.13"), shutil.which("python3.12")])
+    for candidate in candidates:
+        if subprocess.run([candidate, "-c", ""], capture_output=True).returncode == 0:
+            return candidate
+    raise SystemExit("oidc-provider-mock needs Python >= 3.12: none found")
 
 
 # --- measures ------------------------------------------------------------------------------

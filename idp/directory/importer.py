@@ -51,7 +51,7 @@ class Import:
         self._counts: Counter[str] = Counter()
         if workers is None:
             large = self._path.is_file() and self._path.stat().st_size >= _PARALLEL_FROM
-            workers = (os.cpu_count() or 1) if large else 0
+            workers = len(os.sched_getaffinity(0)) if large else 0
         self._workers = workers
 
     def run(self) -> ImportSummary:
@@ -102,7 +102,9 @@ class Import:
         if not self._workers:
             yield from (prepare(reader.parser, first, lines) for first, lines in chunks)
             return
-        with multiprocessing.get_context("fork").Pool(self._workers) as pool:
+        # forkserver: workers start from a clean process, not a fork of this one and its
+        # threads (a progress bar's, a server's).
+        with multiprocessing.get_context("forkserver").Pool(self._workers) as pool:
             pending: deque = deque()
             for first, lines in chunks:
                 pending.append(pool.apply_async(prepare, (reader.parser, first, lines)))
