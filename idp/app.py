@@ -16,7 +16,7 @@ from idp.auth.ecps import Approvals
 from idp.card.pki import TestPki
 from idp.clock import Clock
 from idp.context import EXTENSION, Services
-from idp.control import tampering
+from idp.control import sync, tampering
 from idp.control.edits import RuntimeDirectory
 from idp.control.state import ControlState, scenario_overlay
 from idp.directory.index import Directory
@@ -50,6 +50,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.json.sort_keys = False  # PSC's key order is part of its shape
     app.extensions[EXTENSION] = build_services(settings, clock or Clock())
     _register_blueprints(app)
+    if settings.workers > 1:
+        sync.install(app)
     app.after_request(_security_headers)
     if settings.trusted_proxies:
         app.wsgi_app = _TrustedProxyFix(app.wsgi_app, settings.trusted_proxies)

@@ -93,6 +93,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings(args)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    if settings.workers < 1 or settings.threads < 1:
+        raise CliError("--workers and --threads must be 1 or more")
+    if settings.workers > 1:
+        return _serve_workers(settings)
     try:
         server = MockServer(settings)
     except OSError as exc:
@@ -104,6 +108,25 @@ def _serve(args: argparse.Namespace) -> int:
     _print_admin_token(server)
     server.serve_forever()
     return 0
+
+
+def _serve_workers(settings: Settings) -> int:
+    from idp.prefork import Workers
+
+    workers = Workers(settings)
+    workers.start()
+    if workers.wait_ready():
+        print(_banner(workers.settings), flush=True)
+        print(f"  workers    {settings.workers} processes", flush=True)
+        if workers.generated_token:
+            token = workers.settings.admin_token
+            print(f"  control API token (PSC_MOCK_ADMIN_TOKEN)  {token}", flush=True)
+    else:
+        print("psc-mock: the worker processes did not start (see above)", file=sys.stderr)
+        workers.stop()
+        workers.wait()
+        return 1
+    return workers.wait()
 
 
 def _banner(settings: Settings) -> str:

@@ -45,3 +45,13 @@ class Clock:
         with self._lock:
             self._offset = 0.0
             self._frozen_at = None
+
+    def state(self) -> dict[str, float | None]:
+        """What another process needs to run the same clock (see :meth:`restore`)."""
+        with self._lock:
+            return {"offset": self._offset, "frozen_at": self._frozen_at}
+
+    def restore(self, state: dict[str, float | None]) -> None:
+        with self._lock:
+            self._offset = float(state["offset"] or 0.0)
+            self._frozen_at = state["frozen_at"]

@@ -12,6 +12,7 @@ from idp.auth.ecps import Approvals
 from idp.clock import Clock
 from idp.control.edits import RuntimeDirectory
 from idp.control.state import ControlState
+from idp.control.sync import Generation
 from idp.directory.index import Directory
 from idp.mockdata import MockData
 from idp.oidc.keys import KeySet
@@ -40,6 +41,7 @@ class Services:
     control: ControlState = field(default_factory=lambda: ControlState(admin_token=""))
     cards: Cards | None = None  # None when the fixtures have no pki/ folder
     edits: RuntimeDirectory | None = None  # the control API's directory edits
+    generation: Generation = field(default_factory=Generation)  # --workers: shared state
 
 
 def services() -> Services:

@@ -1,4 +1,5 @@
-"""Serving: one process, many threads (cheroot), stoppable from a signal or a thread.
+"""Serving: one process, many threads (cheroot), stoppable from a signal or a thread
+(several such processes: :mod:`idp.prefork`).
 
 The socket is bound before the app is built, so ``--port 0`` works and the printed URLs
 carry the real port. The pytest plugin runs the same server in a thread.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from dataclasses import replace
 
@@ -22,16 +24,27 @@ from idp.settings import Settings
 from idp.tls import client_authorities
 
 log = logging.getLogger("idp.server")
-_BACKLOG = 1024
+BACKLOG = 1024
 
 
 class MockServer:
-    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
-        self._server = self._listener(settings, settings.port, tls=settings.tls)
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        sockets: tuple[socket.socket | None, socket.socket | None] = (None, None),
+    ) -> None:
+        """Bind, then build the app. ``sockets``: listening sockets a parent process bound
+        for the main and the HTTPS listener, shared by several workers (:mod:`idp.prefork`)."""
+        main, secure = sockets
+        self._server = self._listener(settings, settings.port, tls=settings.tls, inherited=main)
         self._tls_server = None
         if settings.tls_port >= 0:
             try:
-                self._tls_server = self._listener(settings, settings.tls_port, tls=True)
+                self._tls_server = self._listener(
+                    settings, settings.tls_port, tls=True, inherited=secure
+                )
             except BaseException:
                 self._server.stop()
                 raise
@@ -51,16 +64,20 @@ class MockServer:
         self._tls_thread: threading.Thread | None = None
 
     @staticmethod
-    def _listener(settings: Settings, port: int, *, tls: bool) -> wsgi.Server:
-        server = wsgi.Server(
-            (settings.host, port),
-            None,
-            numthreads=settings.threads,
-            server_name="psc-mock",
+    def _listener(
+        settings: Settings, port: int, *, tls: bool, inherited: socket.socket | None
+    ) -> wsgi.Server:
+        options = {
+            "numthreads": settings.threads,
+            "server_name": "psc-mock",
             # cheroot's default listen backlog is 5: a burst of new connections (a CI farm,
             # 20 pollers at once) overflowed it and clients saw "connection reset".
-            request_queue_size=_BACKLOG,
-        )
+            "request_queue_size": BACKLOG,
+        }
+        if inherited is None:
+            server = wsgi.Server((settings.host, port), None, **options)
+        else:
+            server = _InheritedListener(inherited, (settings.host, port), None, **options)
         if tls:
             from idp.tls_listener import tls_adapter
 
@@ -113,3 +130,20 @@ class MockServer:
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+
+
+class _InheritedListener(wsgi.Server):
+    """A listener on a socket its parent process bound and listens on: every worker
+    accepts on it, so the kernel gives each connection to a worker that is waiting (unlike
+    ``SO_REUSEPORT``, which hashes connections to workers, busy or not)."""
+
+    def __init__(self, inherited: socket.socket, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.inherited = inherited
+
+    def bind(self, family, type, proto=0):
+        sock = self.socket = self.inherited
+        if self.ssl_adapter is not None:
+            sock = self.socket = self.ssl_adapter.bind(sock)
+        self.bind_addr = self.resolve_real_bind_addr(sock)
+        return sock

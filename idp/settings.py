@@ -177,7 +177,14 @@ class Settings:
         "Honoured only from `--trusted-proxies`; from any other address the request is "
         "refused (400).",
     )
-    threads: int = _setting(16, "Worker threads of the HTTP server.")
+    threads: int = _setting(16, "Worker threads of the HTTP server (of each process).")
+    workers: int = _setting(
+        1,
+        "Serving processes, for load tests: above 1, they share the port and the store (a "
+        "SQLite file: `--data-dir`, else a temporary one removed at exit), and see the "
+        "control API's changes to the clock, keys and directory. The request log is kept "
+        "per process: its endpoints answer 409 then.",
+    )
     log_level: str = _setting("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
     @property

@@ -12,10 +12,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from idp.context import Services, services
-from idp.control import guard
+from idp.control import guard, sync
 from idp.control.directory import PractitionerError, practitioner_from_json, practitioner_to_json
 from idp.control.hooks import FAULT, FAULT_ENDPOINTS
-from idp.control.state import SCENARIO
+from idp.control.state import SCENARIO, RequestLog
 from idp.mockdata import MockDataError, parse_scenario
 from idp.oidc.keys import SIGNING_KEYS
 from idp.oidc.tokens import in_keycloak_order
@@ -108,6 +108,7 @@ def clock_change() -> Response:
         svc.clock.reset()
     else:
         raise BadRequest("'action' must be one of freeze, advance, resume, reset")
+    sync.changed(svc)
     return jsonify(_clock_state(svc))
 
 
@@ -333,25 +334,39 @@ def _filters() -> dict[str, str]:
     return {name: request.args[name] for name in _FILTERS if request.args.get(name)}
 
 
+def _request_log(svc: Services) -> RequestLog:
+    """This process's request log; refused when several processes serve (each has its own,
+    and one would show a part of the traffic as if it were all of it)."""
+    if svc.settings.workers > 1:
+        raise BadRequest(
+            f"the request log is kept per process and {svc.settings.workers} processes serve "
+            "(--workers): run with --workers 1 to read it",
+            409,
+            "conflict",
+        )
+    return svc.control.requests
+
+
 @bp.get("/requests")
 def requests_list() -> Response:
-    return jsonify(requests=services().control.requests.list(**_filters()))
+    return jsonify(requests=_request_log(services()).list(**_filters()))
 
 
 @bp.delete("/requests")
 def requests_clear() -> Response:
-    services().control.requests.clear()
+    _request_log(services()).clear()
     return Response(status=204)
 
 
 @bp.get("/requests/next")
 def requests_next() -> Response:
+    log = _request_log(services())
     raw = request.args.get("timeout", "5")
     try:
         timeout = float(raw)
     except ValueError as exc:
         raise BadRequest(f"'timeout' must be seconds, not {raw!r}") from exc
-    entry = services().control.requests.take(min(max(timeout, 0.0), 60.0), **_filters())
+    entry = log.take(min(max(timeout, 0.0), 60.0), **_filters())
     return jsonify(entry) if entry else Response(status=204)
 
 
@@ -383,6 +398,7 @@ def keys_rotate() -> Response:
             raise BadRequest("'pem' must be a private key (the mock signs with it)")
     key = svc.keys.rotate(retention, new)
     svc.store.put(SIGNING_KEYS, SIGNING_KEYS, svc.keys.snapshot())  # --data-dir: survives
+    sync.changed(svc)
     return jsonify(kid=key.kid, keys=svc.keys.describe(), retention=retention)
 
 
@@ -405,6 +421,7 @@ def directory_put(id_nat: str) -> Response:
     except PractitionerError as exc:
         raise BadRequest(str(exc)) from exc
     known = svc.edits.put(practitioner)
+    sync.changed(svc)
     response = jsonify(practitioner_to_json(practitioner))
     response.status_code = 200 if known else 201
     return response
@@ -415,6 +432,7 @@ def directory_remove(id_nat: str) -> Response:
     svc = services()
     if not svc.edits.remove(id_nat):
         raise BadRequest(f"no professional {id_nat} in the directory", 404, "not_found")
+    sync.changed(svc)
     return Response(status=204)
 
 
@@ -429,6 +447,7 @@ def reset(svc: Services) -> None:
     svc.clock.reset()
     svc.keys.reset()
     svc.control.requests.clear()
+    sync.changed(svc)
 
 
 @bp.post("/reset")

@@ -61,13 +61,23 @@ class RuntimeDirectory:
     def undo_all(self) -> None:
         """Every edited person back as the fixtures had them (the store is cleared apart)."""
         with self._lock:
-            for id_nat, original in self._undo.items():
-                if original is None:
-                    self._directory.remove(id_nat)
-                else:
-                    self._directory.put(original)
-            self._undo.clear()
+            self._undo_here()
             self._store.delete_owned_by(DIRECTORY_EDIT, _OWNER)
+
+    def catch_up(self) -> None:
+        """Another process edited the shared store (``--workers``): this process's
+        directory becomes the fixtures' plus the stored edits."""
+        with self._lock:
+            self._undo_here()
+        self.replay()
+
+    def _undo_here(self) -> None:
+        for id_nat, original in self._undo.items():
+            if original is None:
+                self._directory.remove(id_nat)
+            else:
+                self._directory.put(original)
+        self._undo.clear()
 
     def _remember(self, id_nat: str) -> Practitioner | None:
         known = self._directory.get(id_nat)

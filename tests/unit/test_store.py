@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 
 from idp.clock import Clock
 from idp.store import Store
@@ -29,3 +30,23 @@ def test_expired_records_are_invisible_then_deleted_as_writes_go_on(tmp_path):
     assert _rows(path) == 1 + 499  # the 1000th write purged the expired codes
     assert store.get("keep", "k").value == {"forever": True}
     store.close()
+
+
+def test_read_then_write_steps_are_atomic_between_processes_sharing_the_file(tmp_path):
+    """Two stores on one file stand for two ``--workers`` processes (one connection each):
+    a code is taken once, and no increment is lost."""
+    path = tmp_path / "state.sqlite3"
+    stores = [Store(Clock(), path) for _ in range(4)]
+    for number in range(50):
+        stores[0].put("code", f"c{number}", {"n": number})
+    stores[0].put("counter", "n", {"n": 0})
+
+    def work(store: Store) -> int:
+        taken = sum(store.take("code", f"c{number}") is not None for number in range(50))
+        for _ in range(100):
+            store.update("counter", "n", lambda value: value.update(n=value["n"] + 1))
+        return taken
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert sum(pool.map(work, stores)) == 50
+    assert stores[1].get("counter", "n").value == {"n": 400}

@@ -1,0 +1,157 @@
+"""``psc-mock serve --workers 2``: two processes on one port, one shared store.
+
+Every request here opens its own connection, so that both processes take some: what one
+process writes (a code, a clock, a key, a directory edit), the other must honour.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psutil
+import pytest
+import requests
+
+from tests.conftest import CI_CLIENT
+from tests.integration.test_cli import start_serving
+from tests.oidc_client import RelyingParty, follow_to_callback
+from tests.session_client import SERVICE_CLIENT
+
+AUTO = "899700100011"  # Claire MARTIN, policy auto
+NEW_ID = "899700100490"
+
+
+@pytest.fixture(scope="module")
+def mock():
+    process, urls = start_serving("--workers", "2")
+    base = urls["issuer"].split("/auth/")[0]
+    discovery = requests.get(urls["discovery"], timeout=5).json()
+    yield process, base, discovery
+    workers = psutil.Process(process.pid).children()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=15) == 0
+    assert not any(worker.is_running() for worker in workers)
+
+
+def fresh(method: str, url: str, **kwargs) -> requests.Response:
+    """One request on a new connection (no pooling): either process may take it."""
+    with requests.Session() as session:
+        return session.request(method, url, timeout=10, **kwargs)
+
+
+def many(count: int, call) -> list:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(lambda _: call(), range(count)))
+
+
+def service_token(discovery: dict) -> str:
+    client_id, secret, _ = SERVICE_CLIENT
+    answer = fresh(
+        "POST",
+        discovery["token_endpoint"],
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["access_token"]
+
+
+def test_both_processes_serve_logins_verified_through_the_jwks(mock):
+    process, _, discovery = mock
+    workers = psutil.Process(process.pid).children()
+    assert len(workers) == 2
+    before = [sum(worker.cpu_times()[:2]) for worker in workers]
+
+    def login() -> str:
+        tokens, _ = RelyingParty(discovery).login_auto(AUTO)
+        return RelyingParty(discovery).verify(tokens["access_token"])["SubjectNameID"]
+
+    assert many(60, login) == [AUTO] * 60
+    after = [sum(worker.cpu_times()[:2]) for worker in workers]
+    spent = [end - start for start, end in zip(before, after, strict=True)]
+    assert min(spent) > sum(spent) / 4, spent  # each process did a fair share of the work
+
+
+def test_a_code_is_redeemed_once_whichever_process_is_asked(mock):
+    _, _, discovery = mock
+    rp = RelyingParty(discovery)
+    url, secrets = rp.authorization_url(login_hint=AUTO)
+    callback = follow_to_callback(requests.Session(), url, rp.redirect_uri)
+    client_id, secret, redirect_uri = CI_CLIENT
+    exchange = {
+        "grant_type": "authorization_code",
+        "code": callback.params["code"],
+        "redirect_uri": redirect_uri,
+        "code_verifier": secrets["code_verifier"],
+    }
+
+    def redeem() -> int:
+        return fresh(
+            "POST", discovery["token_endpoint"], data=exchange, auth=(client_id, secret)
+        ).status_code
+
+    assert sorted(many(12, redeem)) == [200] + [400] * 11
+
+
+def test_control_changes_reach_every_process_and_a_reset_undoes_them(mock):
+    _, base, discovery = mock
+    control = f"{base}/_mock"
+    original_kid = fresh("GET", f"{control}/keys").json()["keys"][0]["kid"]
+
+    fresh("POST", f"{control}/clock", json={"action": "advance", "by": "1d"}).raise_for_status()
+    offsets = many(16, lambda: fresh("GET", f"{control}/clock").json()["offset"])
+    assert all(86_390 < offset < 86_410 for offset in offsets), offsets
+
+    rotated = fresh("POST", f"{control}/keys/rotate", json={}).json()["kid"]
+    kids = many(
+        16,
+        lambda: (
+            RelyingParty(discovery).jwks.get_signing_key_from_jwt(service_token(discovery)).key_id
+        ),
+    )
+    assert set(kids) == {rotated} != {original_kid}
+
+    person = fresh("GET", f"{control}/directory/{AUTO}").json()
+    clone = {**person, "id_nat": NEW_ID, "identifiant": NEW_ID[1:], "nom": "NOUVEAU"}
+    clone.pop("autres_identifiants", None)
+    assert fresh("PUT", f"{control}/directory/{NEW_ID}", json=clone).status_code == 201
+    seen = many(16, lambda: fresh("GET", f"{control}/directory/{NEW_ID}").status_code)
+    assert set(seen) == {200}
+
+    fresh("POST", f"{control}/reset", json={}).raise_for_status()
+    after = many(
+        16,
+        lambda: (
+            fresh("GET", f"{control}/directory/{NEW_ID}").status_code,
+            fresh("GET", f"{control}/keys").json()["keys"][0]["kid"],
+            abs(fresh("GET", f"{control}/clock").json()["offset"]) < 5,
+        ),
+    )
+    assert set(after) == {(404, original_kid, True)}
+
+
+def test_the_request_log_is_refused_since_each_process_has_its_own(mock):
+    _, base, _ = mock
+    for method, path in (("GET", "/requests"), ("DELETE", "/requests"), ("GET", "/requests/next")):
+        answer = fresh(method, f"{base}/_mock{path}")
+        assert answer.status_code == 409
+        assert "--workers 1" in answer.json()["error_description"]
+
+
+def test_a_worker_that_dies_stops_the_others_and_the_exit_code_says_so():
+    process, urls = start_serving("--workers", "2")
+    try:
+        assert requests.get(urls["health"], timeout=5).ok
+        first, second = psutil.Process(process.pid).children()
+        os.kill(first.pid, signal.SIGKILL)
+        assert process.wait(timeout=15) == 1
+        deadline = time.monotonic() + 5
+        while second.is_running() and second.status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the other worker is still running"
+            time.sleep(0.05)
+    finally:
+        if process.poll() is None:
+            process.kill()
