@@ -44,6 +44,13 @@ RESULTS = BENCH / "results"
 LUA = BENCH / "lua"
 README = ROOT / "README.md"
 REALM = "/auth/realms/esante-wallet"
+WORKERS = "psc-mock-workers-2"  # psc-mock serve --workers 2
+LABELS = {
+    WORKERS: "psc-mock --workers 2",
+    "oidc-provider": "oidc-provider (node)",
+    "oauth2-mock-server": "oauth2-mock-server (node)",
+    "oidc-provider-mock": "oidc-provider-mock (Flask)",
+}
 OIDC = REALM + "/protocol/openid-connect"
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"  # RFC 7636's example pair
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
@@ -94,6 +101,23 @@ def servers() -> dict[str, Server]:
         "psc-mock": Server(
             "psc-mock",
             lambda port: [sys.executable, "-m", "idp", "serve", "--port", str(port)],
+            "/_mock/health/ready",
+            REALM + "/.well-known/openid-configuration",
+            OIDC + "/token",
+            token_auth=basic("psc-mock-service", "psc-mock-service-secret"),
+        ),
+        WORKERS: Server(
+            WORKERS,
+            lambda port: [
+                sys.executable,
+                "-m",
+                "idp",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
             "/_mock/health/ready",
             REALM + "/.well-known/openid-configuration",
             OIDC + "/token",
@@ -287,7 +311,11 @@ def measure(quick: bool) -> dict:
                     BODY=server.token_body,
                     AUTH=server.token_auth,
                 )
-            flow = {"psc-mock": psc_code_flow_env, "oidc-provider-mock": opm_code_flow_env}
+            flow = {
+                "psc-mock": psc_code_flow_env,
+                WORKERS: psc_code_flow_env,
+                "oidc-provider-mock": opm_code_flow_env,
+            }
             if name in flow:
                 print(f"· {name}: code flow", flush=True)
                 code_flow = wrk(server.base, "code_flow.lua", seconds, 4, 4, **flow[name]())
@@ -326,9 +354,8 @@ def table(run: dict) -> str:
         return f"{found['p50_us'] / 1000:.1f} / {found['p99_us'] / 1000:.1f}" if found else "-"
 
     rows = [
-        "| Measure | psc-mock | oidc-provider (node) | oauth2-mock-server (node) "
-        "| oidc-provider-mock (Flask) |",
-        "|---|---|---|---|---|",
+        "| Measure | " + " | ".join(LABELS.get(n, n) for n in r) + " |",
+        "|---" * (len(r) + 1) + "|",
         "| spawn → ready, s | " + " | ".join(str(r[n]["spawn_to_ready_s"]) for n in r) + " |",
         "| discovery, req/s (p50 / p99 ms) | "
         + " | ".join(f"{rps(n, 'discovery'):.0f} ({lat(n, 'discovery')})" for n in r)
@@ -356,6 +383,9 @@ def table(run: dict) -> str:
         rps("oidc-provider", "client_credentials"), rps("psc-mock", "client_credentials")
     )
     flows = ratio(opm_flows, psc.get("code_flow", {}).get("flows_per_s", 0))
+    workers = r.get(WORKERS, {})
+    tokens_2 = ratio(rps("oidc-provider", "client_credentials"), rps(WORKERS, "client_credentials"))
+    flows_2 = ratio(opm_flows, workers.get("code_flow", {}).get("flows_per_s", 0))
     ratios = [
         "",
         "| Ratio (psc-mock vs peer; > 1 means psc-mock is better) | value | target |",
@@ -363,6 +393,8 @@ def table(run: dict) -> str:
         f"| spawn → ready, oidc-provider / psc-mock | {spawn} | > 1 (and < 0.5 s) |",
         f"| client_credentials, psc-mock / oidc-provider | {tokens} | ≥ 1 |",
         f"| code flow, psc-mock / oidc-provider-mock | {flows} | ≥ 5 |",
+        f"| client_credentials, psc-mock --workers 2 / oidc-provider | {tokens_2} | ≥ 1 |",
+        f"| code flow, psc-mock --workers 2 / oidc-provider-mock | {flows_2} | ≥ 5 |",
         f"| full flow (authorize + token + userinfo), p50 / p99 | "
         f"{psc['full_flow']['p50_ms']} / {psc['full_flow']['p99_ms']} ms | p50 < 5 ms |",
         f"| CIBA request + approval + first poll, p50 / p99 | "
@@ -374,6 +406,10 @@ def table(run: dict) -> str:
         f"(Python {m['python']}, Node {m['node']}), servers and wrk (c=4) on the same cores."
     )
     return "\n".join([head, "", *rows, *ratios]) + "\n"
+
+
+def _colour(name: str) -> str:
+    return "#000091" if name.startswith("psc-mock") else "#999"
 
 
 def chart(run: dict, path: Path) -> None:
@@ -388,11 +424,11 @@ def chart(run: dict, path: Path) -> None:
     figure, axes = plt.subplots(1, 3, figsize=(14, 4))
     for axis, (key, label) in zip(axes, measures, strict=False):
         values = [r[n].get(key, {}).get("rps", 0) for n in names]
-        axis.bar(names, values, color=["#000091" if n == "psc-mock" else "#999" for n in names])
+        axis.bar(names, values, color=[_colour(n) for n in names])
         axis.set_title(label)
         axis.tick_params(axis="x", rotation=20)
     flows = [(n, r[n]["code_flow"]["flows_per_s"]) for n in names if "code_flow" in r[n]]
-    axes[2].bar([n for n, _ in flows], [v for _, v in flows], color=["#000091", "#999"])
+    axes[2].bar([n for n, _ in flows], [v for _, v in flows], color=[_colour(n) for n, _ in flows])
     axes[2].set_title("code flows/s")
     figure.suptitle(f"psc-mock and peers, {run['date'][:10]} (higher is better)")
     figure.tight_layout()
