@@ -17,7 +17,13 @@ _LOG_SIZE = 1000
 
 def take_shot(store, kind: str, key: str) -> dict[str, Any] | None:
     """Consume one use of an N-shot record (a fault, a tampering): its value, or None when
-    there is none left. ``times`` absent: it lasts until cleared."""
+    there is none left. ``times`` absent: it lasts until cleared.
+
+    Asked on every request and nearly always absent: a plain read first, so that the
+    write transaction (a lock shared by ``--workers`` processes) is taken only for a shot.
+    """
+    if store.get(kind, key) is None:
+        return None
     shot: dict[str, Any] = {}
 
     def consume(value: dict[str, Any]) -> None:
