@@ -102,9 +102,10 @@ class Import:
         if not self._workers:
             yield from (prepare(reader.parser, first, lines) for first, lines in chunks)
             return
-        # forkserver: workers start from a clean process, not a fork of this one and its
-        # threads (a progress bar's, a server's).
-        with multiprocessing.get_context("forkserver").Pool(self._workers) as pool:
+        # fork: forkserver and spawn import the caller's __main__ again in each worker, and
+        # a caller whose __main__ cannot be imported (a script read from stdin) hung for
+        # good. The workers only parse lines: they touch no lock of this process's threads.
+        with multiprocessing.get_context("fork").Pool(self._workers) as pool:
             pending: deque = deque()
             for first, lines in chunks:
                 pending.append(pool.apply_async(prepare, (reader.parser, first, lines)))

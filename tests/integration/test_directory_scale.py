@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
+import sys
 
 import pytest
 import requests
@@ -115,3 +116,19 @@ def test_an_index_of_another_version_is_refused(tmp_path):
     sqlite3.connect(stale).close()
     result = psc_mock("serve", "--port", "0", "--directory", str(stale))
     assert result.returncode == 2 and "reconstruisez" in result.stderr
+
+
+def test_worker_processes_start_from_a_script_read_on_stdin(index, tmp_path):
+    """Workers that imported the caller's __main__ again (forkserver, spawn) hung for good
+    when it was a script read from stdin; they must not."""
+    extraction = next(index.parent.glob("Extraction_*.txt"))
+    script = (
+        "from idp.directory.index import Directory\n"
+        f"directory = Directory.create({str(tmp_path / 'i.sqlite')!r})\n"
+        f"print(directory.import_file({str(extraction)!r}, workers=2).people)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 2000
