@@ -57,16 +57,21 @@ class Workers:
         self.settings = replace(settings, **changes)
         self._pids: set[int] = set()
         self._stopping = False
+        # Each worker writes a byte on "ready" once its app is built, then waits for "go"
+        # (closed here once the sockets listen) before it starts accepting.
         self._ready_read, self._ready_write = os.pipe()
+        self._go_read, self._go_write = os.pipe()
 
     def start(self) -> None:
         for _ in range(self.settings.workers):
             pid = os.fork()
             if pid == 0:
                 os.close(self._ready_read)
-                _serve_here(self.settings, self.sockets, self._ready_write)  # never returns
+                os.close(self._go_write)
+                _serve_here(self.settings, self.sockets, self._ready_write, self._go_read)
             self._pids.add(pid)
         os.close(self._ready_write)
+        os.close(self._go_read)
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
 
@@ -94,6 +99,7 @@ class Workers:
         for sock in self.sockets:
             if sock is not None:
                 sock.listen(BACKLOG)
+        os.close(self._go_write)
         return True
 
     def wait(self) -> int:
@@ -127,14 +133,17 @@ class Workers:
                 os.kill(pid, signal.SIGTERM)
 
 
-def _serve_here(settings: Settings, sockets, ready: int) -> None:
-    """A worker: a whole mock on the shared sockets, until SIGTERM."""
+def _serve_here(settings: Settings, sockets, ready: int, go: int) -> None:
+    """A worker: a whole mock on the shared sockets, until SIGTERM (which, until the
+    parent says go, ends it at once: it serves nobody yet)."""
     code = 0
     try:
         server = MockServer(settings, sockets=(_worker_copy(sockets[0]), _worker_copy(sockets[1])))
-        server.stop_on_signals()
         os.write(ready, b".")
         os.close(ready)
+        os.read(go, 1)  # end of file: the sockets listen
+        os.close(go)
+        server.stop_on_signals()
         server.serve_forever()
     except (OSError, ValueError) as exc:
         print(f"psc-mock: worker {os.getpid()}: {exc}", file=sys.stderr, flush=True)
