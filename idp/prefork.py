@@ -167,10 +167,17 @@ def _bind(host: str, port: int) -> socket.socket:
 
 class _ListenedByParent(socket.socket):
     """A worker's copy of a shared socket: cheroot's ``listen()`` is left to the parent,
-    which listens once every worker is ready."""
+    which listens once every worker is ready, and accepting never waits."""
 
     def listen(self, backlog: int = 0) -> None:
         """The parent's to do."""
+
+    def settimeout(self, value: float | None) -> None:
+        """Non-blocking, whatever cheroot asks: every worker wakes for a new connection
+        and all but one find nothing to accept; with cheroot's one-second timeout they
+        waited in ``accept()`` that long, and their kept-alive connections with them
+        (measured: discovery p99 0.8 s; cheroot takes EAGAIN as "try again")."""
+        super().settimeout(0.0)
 
 
 def _worker_copy(sock: socket.socket | None) -> socket.socket | None:
