@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import Rule
 
 from idp.auth.card import Cards
 from idp.auth.ecps import Approvals
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Authlib logs issued tokens and client credentials at DEBUG: never below INFO here.
     logging.getLogger("authlib").setLevel(logging.INFO)
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.url_rule_class = _LazyBuilderRule
     app.json.sort_keys = False  # PSC's key order is part of its shape
     app.extensions[EXTENSION] = build_services(settings, clock or Clock())
     _register_blueprints(app)
@@ -141,6 +143,27 @@ def _security_headers(response: Response) -> Response:
         response.headers.setdefault(name, value)
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+class _LazyBuilderRule(Rule):
+    """A URL rule whose URL builders are compiled when first used, not at start-up.
+
+    Werkzeug compiles two builders per rule (Python ``ast`` then ``compile``) when the rule
+    is added: 27 ms of the mock's 58 ms ``create_app`` for 73 rules, most of which never
+    build a URL. If Werkzeug stops calling ``_compile_builder``, this costs nothing but
+    the time it saved.
+    """
+
+    def _compile_builder(self, append_unknown: bool = True):
+        compiled = None
+
+        def build(rule: Rule, *args, **kwargs):
+            nonlocal compiled
+            if compiled is None:
+                compiled = Rule._compile_builder(rule, append_unknown).__get__(rule, None)
+            return compiled(*args, **kwargs)
+
+        return build
 
 
 class _TrustedProxyFix:
