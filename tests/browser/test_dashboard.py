@@ -4,11 +4,13 @@ that a login then obeys, key rotation, and training sheets; no serious axe viola
 from __future__ import annotations
 
 import re
+import signal
 
 import requests
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from tests.integration.test_cli import start_serving
 from tests.oidc_client import RelyingParty
 
 MANUAL = "899700100029"  # Julien PETIT, manual approval in the fixtures
@@ -54,3 +56,21 @@ def test_trainer_dashboard(chromium, discovery, base_url, screenshot, relying_pa
     finally:
         context.close()
         requests.post(base_url + "/_mock/reset", json={}, timeout=5)
+
+
+def test_with_several_processes_the_journal_says_why_it_is_empty(chromium):
+    """``--workers 2``: each process keeps its own request log, so the dashboard's journal
+    says it is unavailable, in French, instead of showing a part of the traffic; the
+    rest of the page works across the processes."""
+    process, urls = start_serving("--workers", "2")
+    context = chromium.new_context(locale="fr-FR")
+    page = context.new_page()
+    try:
+        page.goto(urls["dashboard"])
+        expect(page.locator("#journal")).to_contain_text("Journal indisponible")
+        expect(page.locator("#journal")).to_contain_text("--workers 1")
+        expect(page.locator("#cles")).to_contain_text("(actuelle)")
+    finally:
+        context.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0

@@ -107,6 +107,8 @@
         return r.method + " " + r.path + " → " + r.status + (r.error ? " " + r.error : "") +
           (r.client_id ? " (" + r.client_id + ")" : "");
       }, "Aucune requête.");
+    }).catch(function (error) {  // --workers: each process keeps its own log
+      fill(document.getElementById("journal"), [], null, "Journal indisponible : " + error.message);
     });
     call("GET", "/clock").then(function (data) {
       document.getElementById("horloge").textContent =
