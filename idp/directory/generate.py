@@ -149,17 +149,18 @@ def _people(total_rows: int, rng: random.Random, templates) -> Iterator[list[lis
     professions = [code for code in PROFESSION_SHARES if code in templates]
     weights = [PROFESSION_SHARES[code] for code in professions]
     establishments = [_structure(rng, n, salaried=True) for n in range(max(50, total_rows // 60))]
+    sectors: dict[str, str] = {}  # an establishment's sector, from the first person placed there
     written = 0
     serial = FIRST_RPPS
     while written < total_rows:
         profession = rng.choices(professions, weights)[0]
         count = min(total_rows - written, rng.choices((1, 2, 3), (0.8, 0.15, 0.05))[0])
         serial += 1
-        yield _person(rng, serial, templates[profession], count, establishments)
+        yield _person(rng, serial, templates[profession], count, establishments, sectors)
         written += count
 
 
-def _person(rng, serial: int, templates: list[_Activity], count: int, establishments):
+def _person(rng, serial: int, templates: list[_Activity], count: int, establishments, sectors):
     body = f"997{serial:07d}"
     rpps = body + str(luhn_key(body))
     family, given = rng.choice(FAMILY_NAMES), rng.choice(GIVEN_NAMES)
@@ -183,6 +184,8 @@ def _person(rng, serial: int, templates: list[_Activity], count: int, establishm
             structure = _structure(rng, serial, salaried=False)
         else:
             structure = rng.choice(establishments)
+            sector = COLUMN["Code secteur d'activité"]
+            row[sector] = sectors.setdefault(structure.technical_id, row[sector])
         _place(row, structure, rng)
         rows.append(row)
     return rows
