@@ -63,7 +63,9 @@ class Import:
             self._db.execute("DROP INDEX IF EXISTS practitioner_sort")
         self._db.execute("CREATE TEMP TABLE IF NOT EXISTS imported (id_nat TEXT PRIMARY KEY)")
         self._db.execute("DELETE FROM imported")
-        writer = Writer(self._db, merging=(lambda _: True) if fresh else self._imported)
+        writer = Writer(
+            self._db, merging=(lambda _: True) if fresh else self._imported, staging=fresh
+        )
         people = 0
         try:
             for records, issues in self._prepared(reader):
@@ -79,6 +81,7 @@ class Import:
                 people += len(records)
                 if self._progress:
                     self._progress(reader.bytes_read)
+            writer.finish()
             self._db.execute(SORT_INDEX)
             self._db.commit()
         except BaseException:

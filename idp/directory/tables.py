@@ -78,11 +78,27 @@ def batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 class Writer:
     """Writes records and removes people inside the caller's transaction."""
 
-    def __init__(self, db: sqlite3.Connection, *, merging: Callable[[str], bool] | None = None):
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        *,
+        merging: Callable[[str], bool] | None = None,
+        staging: bool = False,
+    ):
         """``merging(id_nat)`` says whether a person already there is an earlier run of
-        the same import (merged with the new one) rather than someone to replace."""
+        the same import (merged with the new one) rather than someone to replace.
+
+        ``staging`` (an import into an empty index): structures are appended to a scratch
+        table and built once by :meth:`finish`, instead of being looked up and upserted
+        batch by batch (measured on 500,000 rows: the lookups alone took 3.5 s of the
+        writer's 20 s).
+        """
         self._db = db
         self._merging = merging or (lambda id_nat: False)
+        self._staging = staging
+        if staging:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS staged_structure (key TEXT, tags TEXT)")
+            db.execute("DELETE FROM staged_structure")
 
     def write(self, records: list[Record]) -> None:
         records = _merge_runs(records)
@@ -110,8 +126,28 @@ class Writer:
             new, gone = self._replace(rowid, decode(data), new)
             written.append(new)
             left |= gone
-        self._add_structures(written)
+        if self._staging:
+            self._db.executemany(
+                "INSERT INTO staged_structure VALUES (?, ?)",
+                [item for r in written for item in r.structures.items()],
+            )
+        else:
+            self._add_structures(written)
         self._forget_orphans(left)
+
+    def finish(self) -> None:
+        """Build the staged structures: one row and one document each, their tokens what
+        every activity said of them (repeats left in: a document keeps no counts)."""
+        if not self._staging:
+            return
+        self._db.execute(
+            "INSERT INTO structure (key, tags) SELECT key, group_concat(tags, ' ') "
+            "FROM staged_structure GROUP BY key"
+        )
+        self._db.execute(
+            "INSERT INTO structure_tags (rowid, tags) SELECT rowid, tags FROM structure"
+        )
+        self._db.execute("DELETE FROM staged_structure")
 
     def remove(self, id_nat: str) -> bool:
         row = self._db.execute(

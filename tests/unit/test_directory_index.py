@@ -405,3 +405,26 @@ def test_a_large_index_answers_an_identifier_in_under_5_ms(tmp_path: Path) -> No
         "structure": True,
         "members": True,
     }
+
+
+@pytest.mark.parametrize(
+    "name", ["extraction_2021.txt", "extraction_2024.txt", "libreacces_56.txt"]
+)
+def test_an_import_builds_the_structures_that_adding_people_builds(
+    tmp_path: Path, name: str
+) -> None:
+    """An import into an empty index builds its structures at the end, in one statement;
+    people added one batch at a time build them as they go: the same structures, the same
+    tokens, the same answers."""
+    imported = Directory.create(tmp_path / "index.sqlite")
+    imported.import_file(DATA / name)
+    added = Directory.from_paths([DATA / name], strict=False)
+
+    def tokens(directory: Directory) -> dict[str, set[str]]:
+        rows = directory._db.execute("SELECT key, tags FROM structure").fetchall()
+        return {key: set(tags.split()) for key, tags in rows}
+
+    assert tokens(imported) == tokens(added) != {}
+    for word in ("centre", "cabinet", "pharmacie", "chu", "hop"):
+        where = [[Match(STRUCTURE_WORD, word, prefix=True)]]
+        assert imported.structures(where) == added.structures(where)
