@@ -137,11 +137,13 @@ class Writer:
 
     def finish(self) -> None:
         """Build the staged structures: one row and one document each, their tokens what
-        every activity said of them (repeats left in: a document keeps no counts)."""
+        every activity said of them (the same tokens from its many members once; what
+        repeats across different ones is harmless: a document keeps no counts)."""
         if not self._staging:
             return
         self._db.execute(
-            "INSERT INTO structure (key, tags) SELECT key, group_concat(tags, ' ') "
+            "INSERT INTO structure (key, tags) "
+            "SELECT key, replace(group_concat(DISTINCT tags), ',', ' ') "
             "FROM staged_structure GROUP BY key"
         )
         self._db.execute(
