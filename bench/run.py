@@ -165,7 +165,8 @@ def install() -> None:
 
 def _python_3_12() -> str:
     """A Python >= 3.12 that runs (pyenv's shims exist for versions that are not active)."""
-    versions = sorted(Path("/root/.pyenv/versions").glob("3.1[2-9]*"))
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    versions = sorted((pyenv / "versions").glob("3.1[2-9]*"))
     candidates = [str(version / "bin" / "python") for version in versions]
     candidates += filter(None, [shutil.which("python3.13"), shutil.which("python3.12")])
     for candidate in candidates:

@@ -100,13 +100,13 @@ def test_import_reports_rejected_lines_by_file_line_and_column(tmp_path):
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["directory", "import", "/nonexistent.txt", "--index", "/tmp/x.sqlite"], "not found"),
-        (["directory", "generate", "/tmp/x.txt", "--rows", "0"], "--rows"),
-        (["serve", "--port", "0", "--directory", "/nonexistent.sqlite"], "introuvable"),
+        (["directory", "import", "{tmp}/missing.txt", "--index", "{tmp}/x.sqlite"], "not found"),
+        (["directory", "generate", "{tmp}/x.txt", "--rows", "0"], "--rows"),
+        (["serve", "--port", "0", "--directory", "{tmp}/missing.sqlite"], "introuvable"),
     ],
 )
-def test_cli_errors_are_one_clear_line(args, says):
-    result = psc_mock(*args)
+def test_cli_errors_are_one_clear_line(args, says, tmp_path):
+    result = psc_mock(*(arg.format(tmp=tmp_path) for arg in args))
     assert result.returncode == 2
     assert says in result.stderr and "Traceback" not in result.stderr
 
