@@ -94,35 +94,26 @@ class Server:
             self.process = None
 
 
+def psc_mock(name: str, *options: str) -> Server:
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "idp", "serve", "--port", str(port), *options]
+
+    return Server(
+        name,
+        command,
+        "/_mock/health/ready",
+        REALM + "/.well-known/openid-configuration",
+        OIDC + "/token",
+        token_auth=basic("psc-mock-service", "psc-mock-service-secret"),
+    )
+
+
 def servers() -> dict[str, Server]:
     node = shutil.which("node") or "node"
     python = str(OPM_VENV / "bin" / "oidc-provider-mock")
     return {
-        "psc-mock": Server(
-            "psc-mock",
-            lambda port: [sys.executable, "-m", "idp", "serve", "--port", str(port)],
-            "/_mock/health/ready",
-            REALM + "/.well-known/openid-configuration",
-            OIDC + "/token",
-            token_auth=basic("psc-mock-service", "psc-mock-service-secret"),
-        ),
-        WORKERS: Server(
-            WORKERS,
-            lambda port: [
-                sys.executable,
-                "-m",
-                "idp",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-            ],
-            "/_mock/health/ready",
-            REALM + "/.well-known/openid-configuration",
-            OIDC + "/token",
-            token_auth=basic("psc-mock-service", "psc-mock-service-secret"),
-        ),
+        "psc-mock": psc_mock("psc-mock"),
+        WORKERS: psc_mock(WORKERS, "--workers", "2"),
         "oidc-provider": Server(
             "oidc-provider",
             lambda port: [node, str(PEERS_SRC / "oidc-provider.mjs"), str(port)],

@@ -68,7 +68,7 @@ def parse_duration(value: Any) -> float:
 def _clock_state(svc: Services) -> dict[str, Any]:
     clock = svc.clock
     now = clock.now()
-    frozen = getattr(clock, "_frozen_at", None) is not None
+    frozen = clock.state()["frozen_at"] is not None
     return {
         "now": now,
         "now_iso": datetime.fromtimestamp(now, UTC).isoformat(),

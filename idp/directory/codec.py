@@ -19,17 +19,10 @@ from idp.directory.model import Activite, AutreIdentifiant, Exercice, Practition
 
 _ACTIVITE = attrgetter(*(field.name for field in fields(Activite)))
 _EXERCICE = attrgetter(*(field.name for field in fields(Exercice) if field.name != "activites"))
-_IDENTITE = attrgetter(
-    "id_nat",
-    "type_identifiant",
-    "identifiant",
-    "nom",
-    "prenoms",
-    "code_civilite",
-    "date_naissance",
-    "telephone",
-    "email",
-)
+_NESTED = ("exercices", "autres_identifiants")  # Practitioner's last fields, encoded apart
+_IDENTITE_FIELDS = tuple(f.name for f in fields(Practitioner) if f.name not in _NESTED)
+_IDENTITE = attrgetter(*_IDENTITE_FIELDS)
+_PRENOMS = _IDENTITE_FIELDS.index("prenoms")
 _COMPACT = {"ensure_ascii": False, "separators": (",", ":")}
 
 
@@ -46,7 +39,7 @@ def encode(practitioner: Practitioner) -> str:
 def decode(text: str) -> Practitioner:
     """The practitioner :func:`encode` wrote."""
     *identite, exercices, others = json.loads(text)
-    identite[4] = tuple(identite[4])  # prenoms
+    identite[_PRENOMS] = tuple(identite[_PRENOMS])
     return Practitioner(
         *identite,
         exercices=tuple(

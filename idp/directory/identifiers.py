@@ -156,7 +156,8 @@ def parse_id_nat(text: str) -> IdNat:
 
     Exact and case-sensitive, as PSC's ``SubjectNameID``: no trimming, no case folding.
     Cached for the few calls in a row that a person's rows cost an import (checked, then
-    parsed, then indexed): a third of its parsing time on 100,000 rows.
+    parsed, then indexed): with :func:`~idp.directory.loaders.parse_autres_identifiants`'s
+    cache, 6 % of the import's parsing time (measured on 40,000 rows).
     """
     if not text:
         raise IdNatError("identifiant national vide")

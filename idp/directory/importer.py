@@ -61,8 +61,9 @@ class Import:
         self._db.execute("PRAGMA cache_size = -131072")  # 128 MiB
         if fresh:  # one sorted build at the end beats two million random inserts
             self._db.execute("DROP INDEX IF EXISTS practitioner_sort")
-        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS imported (id_nat TEXT PRIMARY KEY)")
-        self._db.execute("DELETE FROM imported")
+        else:  # who this import wrote: their next run is merged, others are replaced
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS imported (id_nat TEXT PRIMARY KEY)")
+            self._db.execute("DELETE FROM imported")
         writer = Writer(
             self._db, merging=(lambda _: True) if fresh else self._imported, staging=fresh
         )
