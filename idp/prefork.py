@@ -2,27 +2,34 @@
 
 One process serves about one core's worth of requests: the GIL serialises the Python of
 every request (measured with the same wrk load: two processes serve 2.0 times one). Each
-worker here is a whole mock (its own app, directory and threads) accepting on the same
-listening socket, bound here, so that the kernel gives each connection to a worker waiting
-for one; they share the store, a SQLite file, and catch up with each other's control API
-changes (:mod:`idp.control.sync`). This process only starts them, waits, and stops them on
-SIGTERM/SIGINT; if one dies, the others are stopped and the exit code says so.
+worker here is a whole mock (its own app, directory and threads); they share the store, a
+SQLite file, and catch up with each other's control API changes (:mod:`idp.control.sync`).
+
+This process binds and listens, and hands each accepted connection to the next worker in
+turn, over a Unix socket (``SCM_RIGHTS``). Workers accepting on the shared socket
+themselves raced for each connection, and a few kept-alive ones (wrk's 4, a CI job's
+pool) often went 3 to 1 for the whole run (908 to 1,704 tokens/s over four runs). It also
+stops the workers on SIGTERM/SIGINT; if one dies, the others are stopped and the exit
+code says so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import itertools
 import logging
 import os
 import secrets
 import select
+import selectors
 import shutil
 import signal
 import socket
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from idp.control.state import is_loopback
 from idp.server import BACKLOG, MockServer
@@ -35,19 +42,25 @@ _SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None
 _READY_TIMEOUT = 60.0
 
 
+@dataclass
+class _Worker:
+    pid: int
+    exited: int  # a pidfd: readable once the process has ended
+    channels: list[socket.socket]  # this end of its Unix sockets, one per listener
+
+
 class Workers:
     """The worker processes of one ``psc-mock serve --workers N``."""
 
     def __init__(self, settings: Settings) -> None:
-        """Bind the listening sockets here, once, for every worker; give them all the real
-        ports, one shared store and one admin token."""
-        self.sockets = (
-            _bind(settings.host, settings.port),
-            _bind(settings.host, settings.tls_port) if settings.tls_port >= 0 else None,
-        )
-        changes: dict[str, object] = {"port": self.sockets[0].getsockname()[1]}
-        if self.sockets[1] is not None:
-            changes["tls_port"] = self.sockets[1].getsockname()[1]
+        """Bind and listen here, once, for every worker (a client that connects before
+        they are ready waits in the backlog); give them the real ports, one shared store
+        and one admin token."""
+        self.listeners = [_listen(settings.host, settings.port)]
+        changes: dict[str, object] = {"port": self.listeners[0].getsockname()[1]}
+        if settings.tls_port >= 0:
+            self.listeners.append(_listen(settings.host, settings.tls_port))
+            changes["tls_port"] = self.listeners[1].getsockname()[1]
         self.temporary = "" if settings.data_dir else tempfile.mkdtemp(prefix="psc-mock-", dir=_SHM)
         if self.temporary:
             changes["data_dir"] = self.temporary
@@ -55,95 +68,139 @@ class Workers:
         if self.generated_token:
             changes["admin_token"] = secrets.token_urlsafe(32)
         self.settings = replace(settings, **changes)
-        self._pids: set[int] = set()
+        self._workers: list[_Worker] = []
         self._stopping = False
-        # Each worker writes a byte on "ready" once its app is built, then waits for "go"
-        # (closed here once the sockets listen) before it starts accepting.
+        # Each worker writes a byte on "ready" once its app is built.
         self._ready_read, self._ready_write = os.pipe()
-        self._go_read, self._go_write = os.pipe()
 
     def start(self) -> None:
+        addresses = [listener.getsockname() for listener in self.listeners]
         for _ in range(self.settings.workers):
+            pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in addresses]
             pid = os.fork()
             if pid == 0:
-                os.close(self._ready_read)
-                os.close(self._go_write)
-                _serve_here(self.settings, self.sockets, self._ready_write, self._go_read)
-            self._pids.add(pid)
+                self._close_in_worker([mine for mine, _ in pairs])
+                _serve_here(
+                    self.settings, [theirs for _, theirs in pairs], addresses, self._ready_write
+                )
+            for _, theirs in pairs:
+                theirs.close()
+            ours = [mine for mine, _ in pairs]
+            self._workers.append(_Worker(pid, os.pidfd_open(pid), ours))
         os.close(self._ready_write)
-        os.close(self._go_read)
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
 
-    def wait_ready(self) -> bool:
-        """True once every worker has built its app, and the sockets listen; False if a
-        worker ended first.
+    def _close_in_worker(self, parent_ends: list[socket.socket]) -> None:
+        """In a new worker: close what belongs to the parent and to the other workers, so
+        that its channels end when the parent does."""
+        os.close(self._ready_read)
+        for channel in parent_ends:
+            channel.close()
+        for listener in self.listeners:
+            listener.close()
+        for worker in self._workers:
+            os.close(worker.exited)
+            for channel in worker.channels:
+                channel.close()
 
-        The sockets listen only then: a client connecting at once (a load test, a CI
-        job's first login) would otherwise find the first worker alone, and its kept-alive
-        connections stay with that worker for good (measured with wrk's 4 connections:
-        one worker did 3/4 of the work, 1,554 discovery req/s instead of 2,950)."""
+    def wait_ready(self) -> bool:
+        """True once every worker has built its app; False if a worker ended first."""
         waiting = self.settings.workers
         deadline = time.monotonic() + _READY_TIMEOUT
         while waiting and time.monotonic() < deadline:
-            readable, _, _ = select.select([self._ready_read], [], [], 0.05)
-            if readable:
-                got = os.read(self._ready_read, waiting)
-                if not got:  # every worker closed its end: some ended before being ready
-                    return False
-                waiting -= len(got)
-            elif self._reap(os.WNOHANG):
+            got = _read_within(self._ready_read, waiting, 0.05)
+            if got == b"":  # every worker closed its end: some ended before being ready
                 return False
-        if waiting:
-            return False
-        for sock in self.sockets:
-            if sock is not None:
-                sock.listen(BACKLOG)
-        os.close(self._go_write)
-        return True
+            if got is None and self._reap():
+                return False
+            waiting -= len(got or b"")
+        return not waiting
 
     def wait(self) -> int:
-        """Until every worker has exited: 0 if they were stopped, 1 if one died."""
+        """Hand connections out until every worker has exited: 0 if they were stopped,
+        1 if one died."""
         code = 0
-        while self._pids:
-            if self._reap(0) and not self._stopping:
-                log.error("a worker process ended: stopping the others")
-                code = 1
-                self.stop()
-        for sock in self.sockets:
-            if sock is not None:
-                sock.close()
+        events = selectors.DefaultSelector()
+        for index, listener in enumerate(self.listeners):
+            events.register(listener, selectors.EVENT_READ, index)
+        for worker in self._workers:
+            events.register(worker.exited, selectors.EVENT_READ, None)
+        turns = itertools.cycle(self._workers)
+        while self._workers:
+            if self._stopping and self.listeners:
+                self._close_listeners(events)
+            for key, _ in events.select():
+                if key.data is None:  # a worker ended
+                    events.unregister(key.fd)
+                    if self._reap() and not self._stopping:
+                        log.error("a worker process ended: stopping the others")
+                        code = 1
+                        self.stop()
+                elif not self._stopping:
+                    _hand_out(key.fileobj, key.data, turns)
+        self._close_listeners(events)
         if self.temporary:
             shutil.rmtree(self.temporary, ignore_errors=True)
         return code
 
-    def _reap(self, options: int) -> bool:
-        """Collect one ended worker; whether one had ended."""
-        pid, _status = os.waitpid(-1, options)
-        if pid == 0:
-            return False
-        self._pids.discard(pid)
-        return True
+    def _close_listeners(self, events: selectors.BaseSelector) -> None:
+        """Stop taking connections (new ones are refused, queued ones dropped)."""
+        for listener in self.listeners:
+            events.unregister(listener)
+            listener.close()
+        self.listeners = []
+
+    def _reap(self) -> bool:
+        """Collect the workers that have ended; whether one had."""
+        ended = [w for w in self._workers if os.waitpid(w.pid, os.WNOHANG)[0] == w.pid]
+        for worker in ended:
+            self._workers.remove(worker)
+            os.close(worker.exited)
+            for channel in worker.channels:
+                channel.close()
+        return bool(ended)
 
     def stop(self, _signum: int | None = None, _frame: object = None) -> None:
         """Ask every worker to finish its requests and exit (also the signal handler)."""
         self._stopping = True
-        for pid in self._pids:
+        for worker in self._workers:
             with contextlib.suppress(ProcessLookupError):  # it has just ended
-                os.kill(pid, signal.SIGTERM)
+                os.kill(worker.pid, signal.SIGTERM)
 
 
-def _serve_here(settings: Settings, sockets, ready: int, go: int) -> None:
-    """A worker: a whole mock on the shared sockets, until SIGTERM (which, until the
-    parent says go, ends it at once: it serves nobody yet)."""
+def _hand_out(listener: socket.socket, index: int, turns) -> None:
+    """Accept what is waiting on ``listener``; give each connection to the next worker."""
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        with connection:
+            worker = next(turns)
+            try:
+                socket.send_fds(worker.channels[index], [b"."], [connection.fileno()])
+            except OSError as exc:  # it has just ended: the client sees its connection close
+                log.warning("worker %s: connection not handed over: %s", worker.pid, exc)
+
+
+def _read_within(fd: int, size: int, timeout: float) -> bytes | None:
+    """What ``fd`` gives within ``timeout`` (``b""`` at end of file), None if nothing."""
+    readable, _, _ = select.select([fd], [], [], timeout)
+    return os.read(fd, size) if readable else None
+
+
+def _serve_here(
+    settings: Settings, channels: list[socket.socket], addresses: list[tuple], ready: int
+) -> None:
+    """A worker: a whole mock on the connections handed to it, until SIGTERM."""
     code = 0
     try:
-        server = MockServer(settings, sockets=(_worker_copy(sockets[0]), _worker_copy(sockets[1])))
+        handed = [_HandedOver(c, a) for c, a in zip(channels, addresses, strict=True)]
+        server = MockServer(settings, sockets=(handed[0], handed[1] if len(handed) > 1 else None))
+        server.stop_on_signals()
         os.write(ready, b".")
         os.close(ready)
-        os.read(go, 1)  # end of file: the sockets listen
-        os.close(go)
-        server.stop_on_signals()
         server.serve_forever()
     except (OSError, ValueError) as exc:
         print(f"psc-mock: worker {os.getpid()}: {exc}", file=sys.stderr, flush=True)
@@ -155,30 +212,41 @@ def _serve_here(settings: Settings, sockets, ready: int, go: int) -> None:
         os._exit(code)
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """A socket bound here, listened on once the workers are ready, accepted on by them."""
+def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted sockets inherit it
     sock.bind((host, port))
+    sock.listen(BACKLOG)
+    sock.setblocking(False)
     return sock
 
 
-class _ListenedByParent(socket.socket):
-    """A worker's copy of a shared socket: cheroot's ``listen()`` is left to the parent,
-    which listens once every worker is ready, and accepting never waits."""
+class _HandedOver(socket.socket):
+    """A worker's end of its Unix socket from the parent, which cheroot takes for its
+    listening socket: ``accept()`` receives the next connection the parent accepted."""
+
+    def __init__(self, channel: socket.socket, address: tuple) -> None:
+        super().__init__(fileno=channel.detach())
+        self.address = address
+
+    def getsockname(self) -> tuple:
+        """The TCP address the parent listens on: cheroot's ``bind_addr``, the banner's."""
+        return self.address
 
     def listen(self, backlog: int = 0) -> None:
         """The parent's to do."""
 
     def settimeout(self, value: float | None) -> None:
-        """Non-blocking, whatever cheroot asks: every worker wakes for a new connection
-        and all but one find nothing to accept; with cheroot's one-second timeout they
-        waited in ``accept()`` that long, and their kept-alive connections with them
-        (measured: discovery p99 0.8 s; cheroot takes EAGAIN as "try again")."""
+        """Non-blocking, whatever cheroot asks: it waits for this socket in a selector,
+        and takes EAGAIN as "nothing yet"."""
         super().settimeout(0.0)
 
-
-def _worker_copy(sock: socket.socket | None) -> socket.socket | None:
-    return None if sock is None else _ListenedByParent(fileno=os.dup(sock.fileno()))
+    def accept(self) -> tuple[socket.socket, tuple]:
+        _, fds, _, _ = socket.recv_fds(self, 1, 1)
+        if not fds:  # end of file: the parent is gone, so is the port; stop serving
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise BlockingIOError(errno.EAGAIN, "no connection")
+        connection = socket.socket(fileno=fds[0])
+        return connection, connection.getpeername()

@@ -133,9 +133,8 @@ class MockServer:
 
 
 class _InheritedListener(wsgi.Server):
-    """A listener on a socket its parent process bound and listens on: every worker
-    accepts on it, so the kernel gives each connection to a worker that is waiting (unlike
-    ``SO_REUSEPORT``, which hashes connections to workers, busy or not)."""
+    """A listener on a socket made by its parent process (:mod:`idp.prefork`), which
+    hands it the connections to serve."""
 
     def __init__(self, inherited: socket.socket, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

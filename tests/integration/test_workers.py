@@ -6,10 +6,13 @@ process writes (a code, a clock, a key, a directory edit), the other must honour
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -73,6 +76,31 @@ def test_both_processes_serve_logins_verified_through_the_jwks(mock):
     after = [sum(worker.cpu_times()[:2]) for worker in workers]
     spent = [end - start for start, end in zip(before, after, strict=True)]
     assert min(spent) > sum(spent) / 10, spent  # each process did a share of the work
+
+
+def test_kept_alive_connections_opened_together_are_shared_out_evenly():
+    """A load tool's (or a CI job's) few connections, all opened at once: the parent hands
+    them out in turn, so each worker serves its share for as long as they last. (A mock of
+    its own: cheroot stops keeping connections alive past 10 open ones per worker.)"""
+    process, urls = start_serving("--workers", "2")
+    discovery = urlsplit(urls["discovery"])
+    connections = [http.client.HTTPConnection(discovery.hostname, discovery.port) for _ in "1234"]
+    try:
+        for connection in connections:
+            connection.request("GET", discovery.path)
+            answer = connection.getresponse()
+            assert answer.status == 200 and answer.read(), answer.status
+        ours = {connection.sock.getsockname()[1] for connection in connections}
+        held = [
+            sum(1 for c in worker.net_connections() if c.raddr and c.raddr.port in ours)
+            for worker in psutil.Process(process.pid).children()
+        ]
+        assert held == [2, 2], held
+    finally:
+        for connection in connections:
+            connection.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
 
 
 def test_a_code_is_redeemed_once_whichever_process_is_asked(mock):
@@ -155,3 +183,41 @@ def test_a_worker_that_dies_stops_the_others_and_the_exit_code_says_so():
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_workers_stop_when_their_parent_is_killed():
+    """Their connections came from the parent: without it they would serve nobody."""
+    process, urls = start_serving("--workers", "2")
+    try:
+        assert requests.get(urls["health"], timeout=5).ok
+        workers = psutil.Process(process.pid).children()
+        process.kill()
+        process.wait(timeout=5)
+        _gone, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_the_https_listener_is_handed_out_too():
+    """``--tls-port``: connections to the second listener reach the workers the same way,
+    client certificate included."""
+    from tests.integration.test_tls import ACTIVE_CARD, CA_BUNDLE, card_pair
+
+    with socket.socket() as probe:  # a free port, to know where the HTTPS listener is
+        probe.bind(("127.0.0.1", 0))
+        tls_port = probe.getsockname()[1]
+    process, _ = start_serving("--workers", "2", "--tls-port", str(tls_port))
+    try:
+        for cert in (None, card_pair(ACTIVE_CARD)):
+            answer = requests.get(
+                f"https://localhost:{tls_port}/_mock/health/ready",
+                verify=CA_BUNDLE,
+                cert=cert,
+                timeout=10,
+            )
+            assert answer.json()["status"] == "UP"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
