@@ -93,8 +93,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings(args)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
-    if settings.workers < 1 or settings.threads < 1:
-        raise CliError("--workers and --threads must be 1 or more")
+    if min(settings.workers, settings.threads, settings.active_threads) < 1:
+        raise CliError("--workers, --threads and --active-threads must be 1 or more")
     if settings.workers > 1:
         return _serve_workers(settings)
     try:

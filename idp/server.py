@@ -21,6 +21,7 @@ from cheroot import wsgi
 from idp.app import create_app
 from idp.clock import Clock
 from idp.settings import Settings
+from idp.slots import Slots
 from idp.tls import client_authorities
 
 log = logging.getLogger("idp.server")
@@ -38,12 +39,15 @@ class MockServer:
         """Bind, then build the app. ``sockets``: listening sockets a parent process bound
         for the main and the HTTPS listener, shared by several workers (:mod:`idp.prefork`)."""
         main, secure = sockets
-        self._server = self._listener(settings, settings.port, tls=settings.tls, inherited=main)
+        slots = Slots(settings.active_threads)  # one count for both listeners: one GIL
+        self._server = self._listener(
+            settings, slots, settings.port, tls=settings.tls, inherited=main
+        )
         self._tls_server = None
         if settings.tls_port >= 0:
             try:
                 self._tls_server = self._listener(
-                    settings, settings.tls_port, tls=True, inherited=secure
+                    settings, slots, settings.tls_port, tls=True, inherited=secure
                 )
             except BaseException:
                 self._server.stop()
@@ -65,7 +69,12 @@ class MockServer:
 
     @staticmethod
     def _listener(
-        settings: Settings, port: int, *, tls: bool, inherited: socket.socket | None
+        settings: Settings,
+        slots: Slots,
+        port: int,
+        *,
+        tls: bool,
+        inherited: socket.socket | None,
     ) -> wsgi.Server:
         options = {
             "numthreads": settings.threads,
@@ -84,6 +93,7 @@ class MockServer:
             server.ssl_adapter = tls_adapter(
                 settings.tls_cert, settings.tls_key, client_authorities(settings)
             )
+        server.requests.get = slots.around(server.requests)
         server.prepare()
         return server
 

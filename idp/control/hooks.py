@@ -13,6 +13,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from idp.context import services
 from idp.control.state import take_shot
+from idp.slots import idle
 
 log = logging.getLogger("idp.control")
 FAULT = "fault"
@@ -83,7 +84,8 @@ def _inject_fault() -> Response | None:
         return None
     request.environ["psc_mock.fault"] = True
     if applied.get("delay"):
-        time.sleep(float(applied["delay"]))
+        with idle():
+            time.sleep(float(applied["delay"]))
     status, error = applied.get("status"), applied.get("error")
     if not status and not error:
         return None  # a delay only: the endpoint answers as usual, late

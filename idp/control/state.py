@@ -11,6 +11,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from idp.slots import idle
+
 OPEN = "none"  # PSC_MOCK_ADMIN_TOKEN=none: no token, even off loopback
 _LOG_SIZE = 1000
 
@@ -91,7 +93,8 @@ class RequestLog:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-                self._changed.wait(remaining)
+                with idle():  # another request may work meanwhile
+                    self._changed.wait(remaining)
 
 
 def _matches(entry: dict[str, Any], filters: dict[str, Any]) -> bool:

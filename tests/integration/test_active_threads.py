@@ -1,0 +1,79 @@
+"""``--active-threads``: few threads work at once, yet nothing that waits holds the others.
+
+Each test runs a mock with one active thread (the strictest setting) and checks that a
+plain request still answers at once while others wait: long polls of the request log,
+injected delays, a client that sends half a request and stalls.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from idp.settings import REALM_PATH
+from tests.session_client import SERVICE_CLIENT
+
+DISCOVERY = REALM_PATH + "/.well-known/openid-configuration"
+
+
+@pytest.fixture
+def base(start_server) -> str:
+    return start_server(active_threads=1).settings.effective_public_url
+
+
+def answered_within(url: str) -> float:
+    started = time.monotonic()
+    assert requests.get(url, timeout=10).status_code == 200
+    return time.monotonic() - started
+
+
+def test_long_polls_and_delays_let_other_requests_through(base):
+    fault = {"delay": 2, "times": 2}
+    assert requests.put(f"{base}/_mock/faults/certs", json=fault, timeout=5).status_code == 200
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        polls = [
+            pool.submit(requests.get, f"{base}/_mock/requests/next?timeout=3", timeout=10)
+            for _ in range(2)
+        ]
+        delayed = [
+            pool.submit(requests.get, f"{base}{REALM_PATH}/protocol/openid-connect/certs")
+            for _ in range(2)
+        ]
+        time.sleep(0.3)  # all four are waiting now, none holding the only slot
+        # Answered at once, not after a sleeping thread's patience (0.05 s) ran out.
+        assert min(answered_within(base + DISCOVERY) for _ in range(5)) < 0.045
+        assert [poll.result().json()["endpoint"] for poll in polls] == ["discovery"] * 2
+        assert [answer.result().status_code for answer in delayed] == [200, 200]
+
+
+def test_a_client_that_stalls_mid_request_does_not_stall_the_others(base):
+    host, port = base.split("//")[1].split(":")
+    with socket.create_connection((host, int(port))) as stalled:
+        stalled.sendall(b"GET " + DISCOVERY.encode() + b" HTTP/1.1\r\nHost: x\r\n")  # no end
+        time.sleep(0.2)  # its thread now waits for the rest of the headers
+        assert answered_within(base + DISCOVERY) < 1.0
+
+
+def test_concurrent_clients_are_all_served(base):
+    client_id, secret, _ = SERVICE_CLIENT
+    token_url = f"{base}{REALM_PATH}/protocol/openid-connect/token"
+
+    def token(_: int) -> int:
+        with requests.Session() as session:
+            answers = [
+                session.post(
+                    token_url,
+                    data={"grant_type": "client_credentials"},
+                    auth=(client_id, secret),
+                    timeout=10,
+                ).status_code
+                for _ in range(10)
+            ]
+        return answers.count(200)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert sum(pool.map(token, range(8))) == 80
