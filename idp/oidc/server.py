@@ -86,7 +86,8 @@ class PscAuthorizationServer(AuthorizationServer):
     def create_oauth2_request(self, request) -> OAuth2Request:
         if isinstance(request, OAuth2Request):
             return request
-        return FlaskOAuth2Request(flask_request)
+        # The request itself, not Flask's proxy: Authlib reads it some 40 times a request.
+        return FlaskOAuth2Request(flask_request._get_current_object())
 
     def handle_error_response(self, request, error):
         """Every authorization error redirected to a client carries ``iss`` (RFC 9207)."""
