@@ -143,8 +143,9 @@ def _entry(response: Response) -> dict[str, Any]:
 
 def _error_of(response: Response) -> str | None:
     location = response.headers.get("Location")
-    if location:
-        for part in (urlsplit(location).query, urlsplit(location).fragment):
+    if location and "error=" in location:  # most redirects carry a code: no parsing
+        parts = urlsplit(location)
+        for part in (parts.query, parts.fragment):
             error = parse_qs(part).get("error")
             if error:
                 return error[0]

@@ -12,12 +12,12 @@ from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
 from flask import Response, redirect, request, url_for
 
 from idp.auth.eligibility import check_ecps_login
-from idp.claims import Authentication
 from idp.context import Services
 from idp.directory.model import Practitioner
 from idp.oidc import sso
 from idp.oidc.logins import Login
 from idp.oidc.server import ResumedRequest
+from idp.oidc.sessions import Session
 from idp.web.errors import error_page
 
 
@@ -40,40 +40,40 @@ def start(svc: Services) -> Response:
     if end_user is not None:  # SSO: no new login
         svc.sessions.touch(end_user.session_id)
         response = server.create_authorization_response(grant_user=end_user, grant=grant)
-        return _with_session_cookie(svc, response, end_user.session_id)
+        return _with_session_cookie(svc, response, session)
     client = server.query_client(params["client_id"]).client
     hint = params.get("login_hint", "")
-    if hint and _auto_approves(svc, hint):
-        auth = open_session(svc, svc.directory.get(hint), "MOBILE")
+    practitioner = _auto_approved(svc, hint) if hint else None
+    if practitioner is not None:
+        session = open_session(svc, practitioner, "MOBILE")
+        auth = sso.authentication(session, practitioner)
         response = server.create_authorization_response(grant_user=auth, grant=grant)
-        return _with_session_cookie(svc, response, auth.session_id)
+        return _with_session_cookie(svc, response, session)
     login = svc.logins.begin(params, client.name or client.client_id)
     return redirect(url_for("login.show", tab_id=login.tab_id))
 
 
-def _auto_approves(svc: Services, id_nat: str) -> bool:
-    """A CI identity logs in with no page at all, if nothing would refuse it."""
+def _auto_approved(svc: Services, id_nat: str) -> Practitioner | None:
+    """A CI identity logs in with no page at all, if nothing would refuse it: who."""
     identity = svc.mockdata.identity(id_nat)  # fixtures, then the control API's scenario
     practitioner = svc.directory.get(id_nat)
     if identity.policy != "auto" or identity.delay > 0 or practitioner is None:
-        return False
+        return None
     refusal = check_ecps_login(
         id_nat, practitioner, identity, settings=svc.settings, now=svc.clock.now()
     )
-    return refusal is None
+    return practitioner if refusal is None else None
 
 
-def open_session(svc: Services, practitioner: Practitioner, auth_mode: str) -> Authentication:
+def open_session(svc: Services, practitioner: Practitioner, auth_mode: str) -> Session:
     """The person has just logged in in this browser: their SSO session (see :mod:`sso`)."""
-    session = sso.sign_in(svc.sessions, practitioner, auth_mode)
-    return sso.authentication(session, practitioner)
+    return sso.sign_in(svc.sessions, practitioner, auth_mode)
 
 
-def _with_session_cookie(svc: Services, response: Response, session_id: str) -> Response:
+def _with_session_cookie(svc: Services, response: Response, session: Session) -> Response:
     """The SSO cookie goes with a successful answer to the client, not with an error."""
-    session = svc.sessions.get(session_id)
     query = parse_qs(urlparse(response.headers.get("Location", "")).query)
-    if session is not None and response.status_code == 302 and "code" in query:
+    if response.status_code == 302 and "code" in query:
         sso.set_cookie(response, session, secure=svc.settings.issuer.startswith("https"))
     return response
 
@@ -85,11 +85,11 @@ def complete(svc: Services, login: Login, practitioner: Practitioner, auth_mode:
         grant = svc.server.get_consent_grant(request=resumed, end_user=None)
     except OAuth2Error as error:  # the client changed since (e.g. a redirect URI removed)
         return _invalid_request_page(error)
-    auth = open_session(svc, practitioner, auth_mode)
+    session = open_session(svc, practitioner, auth_mode)
     response = svc.server.create_authorization_response(
-        request=resumed, grant_user=auth, grant=grant
+        request=resumed, grant_user=sso.authentication(session, practitioner), grant=grant
     )
-    return _with_session_cookie(svc, response, auth.session_id)
+    return _with_session_cookie(svc, response, session)
 
 
 def cancel(svc: Services, login: Login) -> Response:
