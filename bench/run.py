@@ -46,11 +46,13 @@ LUA = BENCH / "lua"
 README = ROOT / "README.md"
 REALM = "/auth/realms/esante-wallet"
 WORKERS = "psc-mock-workers-2"  # psc-mock serve --workers 2
+FLOOR = "flask-authlib-floor"  # peers-src/flask_authlib_floor.py: our stack, nothing of PSC
 LABELS = {
     WORKERS: "psc-mock --workers 2",
     "oidc-provider": "oidc-provider (node)",
     "oauth2-mock-server": "oauth2-mock-server (node)",
     "oidc-provider-mock": "oidc-provider-mock (Flask)",
+    FLOOR: "Flask + Authlib floor",
 }
 OIDC = REALM + "/protocol/openid-connect"
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"  # RFC 7636's example pair
@@ -70,7 +72,7 @@ class Server:
     name: str
     command: Callable[[int], list[str]]
     ready_path: str
-    discovery_path: str
+    discovery_path: str = ""
     token_path: str = ""
     token_body: str = "grant_type=client_credentials"
     token_auth: str = ""
@@ -136,6 +138,13 @@ def servers() -> dict[str, Server]:
             lambda port: [python, "--port", str(port)],
             "/.well-known/openid-configuration",
             "/.well-known/openid-configuration",
+        ),
+        FLOOR: Server(
+            FLOOR,
+            lambda port: [sys.executable, str(PEERS_SRC / "flask_authlib_floor.py"), str(port)],
+            "/ready",
+            token_path="/token",
+            token_auth=basic("bench", "bench-secret"),
         ),
     }
 
@@ -321,9 +330,10 @@ def measure(quick: bool) -> dict:
         results[name]["spawn_to_ready_s"] = spawn_to_ready(server, starts)
         server.start()
         try:
-            results[name]["discovery"] = wrk(
-                server.base + server.discovery_path, "get.lua", seconds
-            )
+            if server.discovery_path:
+                results[name]["discovery"] = wrk(
+                    server.base + server.discovery_path, "get.lua", seconds
+                )
             if server.token_path:
                 print(f"· {name}: client_credentials", flush=True)
                 results[name]["client_credentials"] = wrk(
@@ -382,7 +392,10 @@ def table(run: dict) -> str:
         "|---" * (len(r) + 1) + "|",
         "| spawn → ready, s | " + " | ".join(str(r[n]["spawn_to_ready_s"]) for n in r) + " |",
         "| discovery, req/s (p50 / p99 ms) | "
-        + " | ".join(f"{rps(n, 'discovery'):.0f} ({lat(n, 'discovery')})" for n in r)
+        + " | ".join(
+            f"{rps(n, 'discovery'):.0f} ({lat(n, 'discovery')})" if "discovery" in r[n] else "-"
+            for n in r
+        )
         + " |",
         "| client_credentials RS256, tokens/s (p50 / p99 ms) | "
         + " | ".join(
@@ -407,6 +420,7 @@ def table(run: dict) -> str:
         rps("oidc-provider", "client_credentials"), rps("psc-mock", "client_credentials")
     )
     flows = ratio(opm_flows, psc.get("code_flow", {}).get("flows_per_s", 0))
+    floor = ratio(rps(FLOOR, "client_credentials"), rps("psc-mock", "client_credentials"))
     workers = r.get(WORKERS, {})
     tokens_2 = ratio(rps("oidc-provider", "client_credentials"), rps(WORKERS, "client_credentials"))
     flows_2 = ratio(opm_flows, workers.get("code_flow", {}).get("flows_per_s", 0))
@@ -416,6 +430,7 @@ def table(run: dict) -> str:
         "|---|---|---|",
         f"| spawn → ready, oidc-provider / psc-mock | {spawn} | > 1 (and < 0.5 s) |",
         f"| client_credentials, psc-mock / oidc-provider | {tokens} | ≥ 1 |",
+        f"| client_credentials, psc-mock / Flask + Authlib floor | {floor} | - |",
         f"| code flow, psc-mock / oidc-provider-mock | {flows} | ≥ 5 |",
         f"| client_credentials, psc-mock --workers 2 / oidc-provider | {tokens_2} | ≥ 1 |",
         f"| code flow, psc-mock --workers 2 / oidc-provider-mock | {flows_2} | ≥ 5 |",
