@@ -8,8 +8,10 @@ from PyPI into a Python 3.12 venv under ``bench/peers/``) and ``wrk`` from Debia
 missing; starts each server and psc-mock as a subprocess on loopback; measures spawn →
 ready, discovery and client_credentials throughput with wrk (c=4), the code flow against
 ``oidc-provider-mock`` (the same wrk script: authorize → code → token), the full flow's
-latency (authorize + token + userinfo) and CIBA (request + automatic approval + first
-poll). Prints a table with ratios, writes ``bench/results/<date>.{json,md,png}``.
+latency (authorize + token + userinfo, through a thin ``http.client`` connection and
+through ``requests``) and CIBA (request + automatic approval + first poll). A floor is
+measured too: ``peers-src/flask_authlib_floor.py``, psc-mock's stack with nothing of PSC.
+Prints a table with ratios, writes ``bench/results/<date>.{json,md,png}``.
 
 Servers and load share the machine's cores, as they do in a CI job.
 """
