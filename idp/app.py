@@ -115,13 +115,14 @@ def build_services(settings: Settings, clock: Clock) -> Services:
         logins=Logins(store, settings.login_lifetime),
         server=server,
         control=ControlState.for_settings(settings),
-        cards=_cards(fixtures, store, directory, mockdata),
+        card_service=partial(_cards, fixtures, store, directory, mockdata),
         edits=edits,
     )
 
 
 def _cards(fixtures: Path, store: Store, directory: Directory, mockdata: MockData) -> Cards | None:
-    """The card service, when the fixtures have a test PKI: authorities read once here."""
+    """The card service, when the fixtures have a test PKI: authorities read once here,
+    CRLs signed (on first use: 12 ms of a 29 ms ``create_app``)."""
     if not (fixtures / "pki" / "ca").is_dir():
         return None
     return Cards(TestPki.load(fixtures / "pki"), store, directory, mockdata)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,9 +41,15 @@ class Services:
     logins: Logins
     server: PscAuthorizationServer
     control: ControlState = field(default_factory=lambda: ControlState(admin_token=""))
-    cards: Cards | None = None  # None when the fixtures have no pki/ folder
+    card_service: Callable[[], Cards | None] = lambda: None  # builds :attr:`cards`
     edits: RuntimeDirectory | None = None  # the control API's directory edits
     generation: Generation = field(default_factory=Generation)  # --workers: shared state
+
+    @functools.cached_property
+    def cards(self) -> Cards | None:
+        """The card service, None when the fixtures have no ``pki/`` folder; built when
+        first asked for (a card login, a CRL), not at start-up."""
+        return self.card_service()
 
 
 def services() -> Services:
