@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psutil
 import requests
-from common import free_port, machine, spawn_ready
+from common import compile_psc_mock, free_port, machine, spawn_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "peers" / "national"
@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the file and the index")
     args = parser.parse_args()
+    compile_psc_mock()
     WORK.mkdir(parents=True, exist_ok=True)
     extraction = WORK / "Extraction_ProSanteConnect_Personne_activite_202401010000.txt"
     index = WORK / "annuaire.sqlite"

@@ -37,7 +37,7 @@ from urllib.parse import urlencode
 
 import psutil
 import requests
-from common import free_port, machine, spawn_ready
+from common import compile_psc_mock, free_port, machine, spawn_ready
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -155,6 +155,7 @@ def servers() -> dict[str, Server]:
 
 
 def install() -> None:
+    compile_psc_mock()
     if not shutil.which("wrk"):
         subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "wrk"], check=True)
     if not (PEERS_SRC / "node_modules" / "oidc-provider").is_dir():
