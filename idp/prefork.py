@@ -176,6 +176,10 @@ def _hand_out(listener: socket.socket, index: int, turns) -> None:
             connection, _ = listener.accept()
         except (BlockingIOError, InterruptedError):
             return
+        except OSError as exc:  # a network error the client left behind, or no descriptor
+            log.warning("cannot accept a connection: %s", exc)
+            time.sleep(0.01)  # what is still queued waits a little, rather than spin
+            return
         with connection:
             worker = next(turns)
             try:
@@ -244,9 +248,12 @@ class _HandedOver(socket.socket):
         super().settimeout(0.0)
 
     def accept(self) -> tuple[socket.socket, tuple]:
-        _, fds, _, _ = socket.recv_fds(self, 1, 1)
-        if not fds:  # end of file: the parent is gone, so is the port; stop serving
+        message, fds, _, _ = socket.recv_fds(self, 1, 1)
+        if not message:  # end of file: the parent is gone, so is the port; stop serving
             os.kill(os.getpid(), signal.SIGTERM)
+            raise BlockingIOError(errno.EAGAIN, "no parent")
+        if not fds:  # the kernel dropped it: this process has no file descriptor left
+            log.warning("worker %s: a connection was lost on its way", os.getpid())
             raise BlockingIOError(errno.EAGAIN, "no connection")
         connection = socket.socket(fileno=fds[0])
         return connection, connection.getpeername()

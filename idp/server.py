@@ -36,8 +36,8 @@ class MockServer:
         clock: Clock | None = None,
         sockets: tuple[socket.socket | None, socket.socket | None] = (None, None),
     ) -> None:
-        """Bind, then build the app. ``sockets``: listening sockets a parent process bound
-        for the main and the HTTPS listener, shared by several workers (:mod:`idp.prefork`)."""
+        """Bind, then build the app. ``sockets``: for the main and the HTTPS listener, the
+        sockets a parent process hands this worker its connections on (:mod:`idp.prefork`)."""
         main, secure = sockets
         slots = Slots(settings.active_threads)  # one count for both listeners: one GIL
         self._server = self._listener(

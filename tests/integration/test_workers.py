@@ -221,3 +221,28 @@ def test_the_https_listener_is_handed_out_too():
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
+
+
+def test_workers_out_of_file_descriptors_lose_connections_not_the_service():
+    """A flood of connections past the workers' file descriptor limit: those that cannot
+    be handed over are closed, and the mock serves the next client as usual."""
+    process, urls = start_serving("--workers", "2")
+    flood: list[socket.socket] = []
+    try:
+        for worker in psutil.Process(process.pid).children():
+            room = worker.num_fds() + 10
+            worker.rlimit(psutil.RLIMIT_NOFILE, (room, room))
+        discovery = urlsplit(urls["discovery"])
+        for _ in range(200):
+            flood.append(socket.create_connection((discovery.hostname, discovery.port)))
+        time.sleep(0.5)
+        for connection in flood:
+            connection.close()
+        time.sleep(0.5)
+        assert requests.get(urls["discovery"], timeout=10).status_code == 200
+        assert process.poll() is None
+    finally:
+        for connection in flood:
+            connection.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
