@@ -10,9 +10,9 @@ signs, reads the database or writes to a socket, all of which release the GIL.
 So only the threads holding a slot take connections from the server's queue; they keep
 it from one connection to the next, and the others sleep. A thread that starts a wait
 doing no work gives its slot away (:func:`idle`) and finishes its request without one.
-A sleeping thread goes ahead without a slot when connections are queued and nobody has
-taken one for :data:`PATIENCE`: what the mock does not know about (a client sending its
-request slowly, a long search) cannot stall the others for longer than that.
+A sleeping thread goes ahead without a slot when connections are queued and the holders
+have taken none for :data:`PATIENCE`: what the mock does not know about (a client sending
+its request slowly, a long search) cannot stall the others for longer than that.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ class ThreadPool(Protocol):
 class Slots:
     def __init__(self, count: int) -> None:
         self._free = threading.Semaphore(count)
-        self._taken = 0  # connections taken so far: a stalled count means stuck holders
+        self._watch = threading.Lock()  # held by the one sleeping thread that watches
+        self._taken = 0  # connections the slot holders have taken
+        self._stalled = -1  # the count when a watcher last found the holders stuck
 
     def around(self, pool: ThreadPool) -> Callable[[], Any]:
         """``pool.get`` (the next connection, for a worker thread), taken in turn."""
@@ -47,19 +49,28 @@ class Slots:
         def get_in_turn() -> Any:
             if getattr(_held, "slots", None) is not self:
                 self._wait_for_turn(pool)
-            self._taken += 1
+            if getattr(_held, "slots", None) is self:
+                self._taken += 1
             return get()
 
         return get_in_turn
 
     def _wait_for_turn(self, pool: ThreadPool) -> None:
-        while True:
-            taken = self._taken
-            if self._free.acquire(timeout=PATIENCE):
-                _held.slots = self
-                return
-            if pool.qsize and self._taken == taken:
-                return  # connections wait and the holders are busy elsewhere: go ahead
+        """Until a slot is free. One sleeping thread at a time watches (the others wake
+        for nothing): if connections wait and the holders have taken none for
+        :data:`PATIENCE`, it goes ahead without a slot, and the next ones at once while
+        the holders are still stuck (a server stopping, too: its holders are gone)."""
+        with self._watch:
+            while True:
+                if pool.qsize and self._taken == self._stalled:
+                    return
+                taken = self._taken
+                if self._free.acquire(timeout=PATIENCE):
+                    _held.slots = self
+                    return
+                if pool.qsize and self._taken == taken:
+                    self._stalled = taken
+                    return
 
 
 @contextmanager
