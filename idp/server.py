@@ -39,15 +39,12 @@ class MockServer:
         """Bind, then build the app. ``sockets``: for the main and the HTTPS listener, the
         sockets a parent process hands this worker its connections on (:mod:`idp.prefork`)."""
         main, secure = sockets
-        slots = Slots(settings.active_threads)  # one count for both listeners: one GIL
-        self._server = self._listener(
-            settings, slots, settings.port, tls=settings.tls, inherited=main
-        )
+        self._server = self._listener(settings, settings.port, tls=settings.tls, inherited=main)
         self._tls_server = None
         if settings.tls_port >= 0:
             try:
                 self._tls_server = self._listener(
-                    settings, slots, settings.tls_port, tls=True, inherited=secure
+                    settings, settings.tls_port, tls=True, inherited=secure
                 )
             except BaseException:
                 self._server.stop()
@@ -69,12 +66,7 @@ class MockServer:
 
     @staticmethod
     def _listener(
-        settings: Settings,
-        slots: Slots,
-        port: int,
-        *,
-        tls: bool,
-        inherited: socket.socket | None,
+        settings: Settings, port: int, *, tls: bool, inherited: socket.socket | None
     ) -> wsgi.Server:
         options = {
             "numthreads": settings.threads,
@@ -93,7 +85,8 @@ class MockServer:
             server.ssl_adapter = tls_adapter(
                 settings.tls_cert, settings.tls_key, client_authorities(settings)
             )
-        server.requests.get = slots.around(server.requests)
+        # Each listener its own slots: the holders of a quiet one wait for its connections.
+        server.requests.get = Slots(settings.active_threads).around(server.requests)
         server.prepare()
         return server
 

@@ -77,3 +77,19 @@ def test_concurrent_clients_are_all_served(base):
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert sum(pool.map(token, range(8))) == 80
+
+
+def test_each_listener_has_its_own_turns(start_server):
+    """The HTTPS listener's requests do not wait for slots the main listener's idle
+    threads hold (they would, after a sleeping thread's patience, if they shared them)."""
+    from tests.integration.test_tls import CA_BUNDLE
+
+    server = start_server(active_threads=1, tls_port=0)
+    ready = f"{server.settings.effective_tls_url}/_mock/health/ready"
+    with requests.Session() as session:
+        timings = []
+        for _ in range(5):
+            started = time.monotonic()
+            assert session.get(ready, verify=CA_BUNDLE, timeout=10).status_code == 200
+            timings.append(time.monotonic() - started)
+    assert min(timings) < 0.045, timings
