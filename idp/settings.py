@@ -181,8 +181,8 @@ class Settings:
     active_threads: int = _setting(
         2,
         "Of those threads, how many work on requests at once: more mostly wait for the GIL "
-        "(one process, wrk's 4 connections: 16 at once 750-850 tokens/s, 2 at once "
-        "940-1,045). Requests that wait (a delay, the request log's long poll) let another "
+        "(one process, wrk's 4 connections: 16 at once 740-860 tokens/s, 2 at once "
+        "940-1,070). Requests that wait (a delay, the request log's long poll) let another "
         "work meanwhile, and none waits more than 50 ms for its turn.",
     )
     workers: int = _setting(

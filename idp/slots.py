@@ -3,8 +3,8 @@
 The HTTP server keeps many threads (``--threads``) so that requests that wait (an injected
 delay, the request log's long poll, a slow client) do not hold the others up. But when
 they all take connections, they mostly wait for the GIL and hand it to each other: with
-wrk's 4 connections on one process, 16 threads served 730 to 850 tokens/s and 2 threads
-940 to 1,045. Two is what one process can use: one thread runs Python while another
+wrk's 4 connections on one process, 16 threads at work served 740 to 860 tokens/s and 2
+940 to 1,070. Two is what one process can use: one thread runs Python while another
 signs, reads the database or writes to a socket, all of which release the GIL.
 
 So only the threads holding a slot take connections from the server's queue; they keep
@@ -40,7 +40,7 @@ class Slots:
         self._free = threading.Semaphore(count)
         self._watch = threading.Lock()  # held by the one sleeping thread that watches
         self._taken = 0  # connections the slot holders have taken
-        self._stalled = -1  # the count when a watcher last found the holders stuck
+        self._stalled = -1  # self._taken when a watcher last found the holders stuck
 
     def around(self, pool: ThreadPool) -> Callable[[], Any]:
         """``pool.get`` (the next connection, for a worker thread), taken in turn."""
@@ -56,10 +56,10 @@ class Slots:
         return get_in_turn
 
     def _wait_for_turn(self, pool: ThreadPool) -> None:
-        """Until a slot is free. One sleeping thread at a time watches (the others wake
-        for nothing): if connections wait and the holders have taken none for
-        :data:`PATIENCE`, it goes ahead without a slot, and the next ones at once while
-        the holders are still stuck (a server stopping, too: its holders are gone)."""
+        """Until a slot is free. One sleeping thread at a time watches, so that the others
+        do not wake every :data:`PATIENCE` for nothing: if connections wait and the
+        holders have taken none meanwhile, it goes ahead without a slot, and the next ones
+        at once while the holders are still stuck (a stopping server's are gone)."""
         with self._watch:
             while True:
                 if pool.qsize and self._taken == self._stalled:
