@@ -45,7 +45,7 @@ def start(svc: Services) -> Response:
     hint = params.get("login_hint", "")
     practitioner = _auto_approved(svc, hint) if hint else None
     if practitioner is not None:
-        session = open_session(svc, practitioner, "MOBILE")
+        session = sso.sign_in(svc.sessions, practitioner, "MOBILE")
         auth = sso.authentication(session, practitioner)
         response = server.create_authorization_response(grant_user=auth, grant=grant)
         return _with_session_cookie(svc, response, session)
@@ -65,11 +65,6 @@ def _auto_approved(svc: Services, id_nat: str) -> Practitioner | None:
     return practitioner if refusal is None else None
 
 
-def open_session(svc: Services, practitioner: Practitioner, auth_mode: str) -> Session:
-    """The person has just logged in in this browser: their SSO session (see :mod:`sso`)."""
-    return sso.sign_in(svc.sessions, practitioner, auth_mode)
-
-
 def _with_session_cookie(svc: Services, response: Response, session: Session) -> Response:
     """The SSO cookie goes with a successful answer to the client, not with an error."""
     query = parse_qs(urlparse(response.headers.get("Location", "")).query)
@@ -85,7 +80,7 @@ def complete(svc: Services, login: Login, practitioner: Practitioner, auth_mode:
         grant = svc.server.get_consent_grant(request=resumed, end_user=None)
     except OAuth2Error as error:  # the client changed since (e.g. a redirect URI removed)
         return _invalid_request_page(error)
-    session = open_session(svc, practitioner, auth_mode)
+    session = sso.sign_in(svc.sessions, practitioner, auth_mode)  # logged in this browser
     response = svc.server.create_authorization_response(
         request=resumed, grant_user=sso.authentication(session, practitioner), grant=grant
     )

@@ -312,7 +312,7 @@ class CibaGrant(_PscGrant, grants.BaseGrant, grants.TokenEndpointMixin):
     @hooked
     def create_token_response(self):
         approved = self.ciba_request
-        # As the browser flow's open_session: auth_time in real time, as tokens carry it.
+        # As the browser flow's sso.sign_in: auth_time in real time, as tokens carry it.
         session = self.server.sessions.open(approved.id_nat, approved.auth_mode, int(time.time()))
         self.request.user = self.server.authentication_of(session.id)
         token = self.generate_token(user=self.request.user, scope=approved.scope)
