@@ -68,7 +68,7 @@ def tags(facets: Facets) -> str:
 
 def person_facets(practitioner: Practitioner) -> Facets:
     """Everything a person is searched by, the keys of their structures included."""
-    facets = {("word", word) for word in words(" ".join(_names(practitioner)))}
+    facets = {("word", word) for name in _names(practitioner) for word in words(name)}
     facets.add(("civilite", _normalize(practitioner.code_civilite)))
     for exercice in practitioner.exercices:
         facets.add(("profession", exercice.code_profession))
@@ -191,10 +191,14 @@ def _is_key(value: str) -> bool:
     return bool(value) and " " not in value
 
 
-def words(text: str) -> list[str]:
+@functools.lru_cache(maxsize=1 << 16)
+def words(text: str) -> tuple[str, ...]:
     """Lowercase words without accents, split on anything but letters and digits, so that
-    "Jean-Marc" is "jean" and "marc" and "HÉLÈNE" is "helene": the index keeps these."""
-    return _WORD.findall(_normalize(text))
+    "Jean-Marc" is "jean" and "marc" and "HÉLÈNE" is "helene": the index keeps these.
+
+    Cached: a national file has two million rows and far fewer names.
+    """
+    return tuple(_WORD.findall(_normalize(text)))
 
 
 def fold(text: str) -> str:
@@ -205,5 +209,7 @@ def fold(text: str) -> str:
 @functools.lru_cache(maxsize=65536)
 def _normalize(text: str) -> str:
     """Cached: names, streets and establishments repeat throughout a national file."""
+    if text.isascii():  # most are: nothing to decompose (0.1 µs against 1 to 3 µs)
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()

