@@ -7,9 +7,10 @@ Installs the peers into git-ignored folders (node ``oidc-provider`` and
 from PyPI into a Python 3.12 venv under ``bench/peers/``) and ``wrk`` from Debian if
 missing; starts each server and psc-mock as a subprocess on loopback; measures spawn →
 ready, discovery and client_credentials throughput with wrk (c=4), the code flow against
-``oidc-provider-mock`` (the same wrk script: authorize → code → token), the full flow's
-latency (authorize + token + userinfo, through a thin ``http.client`` connection and
-through ``requests``) and CIBA (request + automatic approval + first poll). A floor is
+``oidc-provider-mock`` (the same wrk script: authorize → code → token) with 4 clients and
+with 256 at once, the full flow's latency (authorize + token + userinfo, through a thin
+``http.client`` connection and through ``requests``) and CIBA's (request + automatic
+approval + first poll), alone and while wrk asks client_credentials tokens. A floor is
 measured too: ``peers-src/flask_authlib_floor.py``, psc-mock's stack with nothing of PSC.
 Prints a table with ratios, writes ``bench/results/<date>.{json,md,png}``.
 
@@ -29,7 +30,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +50,7 @@ LUA = BENCH / "lua"
 README = ROOT / "README.md"
 REALM = "/auth/realms/esante-wallet"
 WORKERS = "psc-mock-workers-2"  # psc-mock serve --workers 2
+CROWD = 256  # clients at once for the code flow: a training room, a load test
 FLOOR = "flask-authlib-floor"  # peers-src/flask_authlib_floor.py: our stack, nothing of PSC
 LABELS = {
     WORKERS: "psc-mock --workers 2",
@@ -184,8 +187,7 @@ def _python_3_12() -> str:
 
 def wrk(url: str, script: str, seconds: int, threads: int = 2, conns: int = 4, **env) -> dict:
     """Run wrk with one of bench/lua's scripts; its JSON line, plus requests per second."""
-    command = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "-s", str(LUA / script), url]
-    environment = {**os.environ, "LUA_DIR": str(LUA), **env}
+    command, environment = _wrk_command(url, script, seconds, threads, conns, env)
     output = subprocess.run(command, capture_output=True, text=True, env=environment).stdout
     match = re.search(r"^JSON (.*)$", output, re.M)
     if not match:
@@ -193,6 +195,41 @@ def wrk(url: str, script: str, seconds: int, threads: int = 2, conns: int = 4, *
     summary = json.loads(match.group(1))
     summary["rps"] = round(summary["requests"] / (summary["duration_us"] / 1e6), 1)
     return summary
+
+
+def _wrk_command(
+    url: str, script: str, seconds: int, threads: int, conns: int, env: dict[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    command = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "-s", str(LUA / script), url]
+    return command, {**os.environ, "LUA_DIR": str(LUA), **env}
+
+
+def code_flow(server: Server, seconds: int, clients: int, env: dict[str, str]) -> dict:
+    """wrk's code flow script, one thread per client (the script keeps one flow's state per
+    thread); a flow is two requests."""
+    summary = wrk(server.base, "code_flow.lua", seconds, clients, clients, **env)
+    summary["flows_per_s"] = round(summary["rps"] / 2, 1)
+    return summary
+
+
+@contextmanager
+def client_credentials_load(server: Server) -> Iterator[None]:
+    """wrk asking ``server`` for client_credentials tokens (c=4) while the block runs."""
+    command, environment = _wrk_command(
+        server.base + server.token_path,
+        "post.lua",
+        3600,
+        2,
+        4,
+        {"BODY": server.token_body, "AUTH": server.token_auth},
+    )
+    load = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)  # wrk connected and the server busy
+        yield
+    finally:
+        load.terminate()
+        load.wait(10)
 
 
 def spawn_to_ready(server: Server, times: int) -> float:
@@ -352,16 +389,18 @@ def measure(quick: bool) -> dict:
                 "oidc-provider-mock": opm_code_flow_env,
             }
             if name in flow:
-                print(f"· {name}: code flow", flush=True)
-                code_flow = wrk(server.base, "code_flow.lua", seconds, 4, 4, **flow[name]())
-                code_flow["flows_per_s"] = round(code_flow["rps"] / 2, 1)
-                results[name]["code_flow"] = code_flow
+                print(f"· {name}: code flow, 4 then {CROWD} clients", flush=True)
+                results[name]["code_flow"] = code_flow(server, seconds, 4, flow[name]())
+                results[name]["code_flow_crowd"] = code_flow(server, seconds, CROWD, flow[name]())
             if name == "psc-mock":
-                print("· psc-mock: full flow and CIBA latency", flush=True)
+                print("· psc-mock: full flow and CIBA latency, alone then under load", flush=True)
                 thin, usual = ThinClient(server.base), RequestsClient(server.base)
                 results[name]["full_flow"] = full_flow_latency(thin, rounds)
                 results[name]["full_flow_requests"] = full_flow_latency(usual, rounds)
                 results[name]["ciba"] = ciba_latency(thin, rounds)
+                with client_credentials_load(server):
+                    results[name]["full_flow_loaded"] = full_flow_latency(thin, rounds // 5)
+                    results[name]["ciba_loaded"] = ciba_latency(thin, rounds // 5)
                 results[name]["rss_mb"] = round(
                     psutil.Process(server.process.pid).memory_info().rss / 2**20
                 )
@@ -390,6 +429,18 @@ def table(run: dict) -> str:
         found = r[name].get(key)
         return f"{found['p50_us'] / 1000:.1f} / {found['p99_us'] / 1000:.1f}" if found else "-"
 
+    def flows(name: str, key: str) -> str:
+        found = r[name].get(key)
+        if not found:
+            return "-"
+        failed = found["errors"] + found["non2xx"]
+        return f"{found['flows_per_s']:.0f} ({lat(name, key)})" + (
+            f", {failed} failed" if failed else ""
+        )
+
+    def sequential(key: str) -> str:
+        return f"{psc[key]['p50_ms']} / {psc[key]['p99_ms']} ms" if key in psc else "-"
+
     rows = [
         "| Measure | " + " | ".join(LABELS.get(n, n) for n in r) + " |",
         "|---" * (len(r) + 1) + "|",
@@ -409,12 +460,10 @@ def table(run: dict) -> str:
         )
         + " |",
         "| code flow, flows/s (per-request p50 / p99 ms) | "
-        + " | ".join(
-            f"{r[n]['code_flow']['flows_per_s']:.0f} ({lat(n, 'code_flow')})"
-            if "code_flow" in r[n]
-            else "-"
-            for n in r
-        )
+        + " | ".join(flows(n, "code_flow") for n in r)
+        + " |",
+        f"| code flow, {CROWD} clients at once, flows/s (p50 / p99 ms) | "
+        + " | ".join(flows(n, "code_flow_crowd") for n in r)
         + " |",
     ]
     opm_flows = r["oidc-provider-mock"].get("code_flow", {}).get("flows_per_s", 0)
@@ -441,8 +490,10 @@ def table(run: dict) -> str:
         f"{psc['full_flow']['p50_ms']} / {psc['full_flow']['p99_ms']} ms "
         f"(with `requests`: {psc['full_flow_requests']['p50_ms']} / "
         f"{psc['full_flow_requests']['p99_ms']} ms) | p50 < 5 ms |",
-        f"| CIBA request + approval + first poll, p50 / p99 | "
-        f"{psc['ciba']['p50_ms']} / {psc['ciba']['p99_ms']} ms | - |",
+        f"| CIBA request + approval + first poll, p50 / p99 | {sequential('ciba')} | - |",
+        f"| full flow while wrk asks client_credentials tokens (c=4), p50 / p99 | "
+        f"{sequential('full_flow_loaded')} | - |",
+        f"| CIBA under that load, p50 / p99 | {sequential('ciba_loaded')} | - |",
     ]
     m = run["machine"]
     head = (
