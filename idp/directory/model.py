@@ -2,6 +2,11 @@
 
 These classes hold what the extraction files say, named with the Annuaire's own French
 terms. They know nothing of OIDC: ``idp.claims`` turns them into PSC's JSON.
+
+They are values: hashed, compared, never assigned to once built (changes go through
+``dataclasses.replace``). They are not ``frozen``, though: a frozen dataclass sets each
+field through ``object.__setattr__``, and building an Activite's 30 fields took 4.2 µs
+against 0.36 µs, paid on each of a national import's two million rows and on each lookup.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Activite:
     """One activity (situation d'exercice) of an exercice: where and how the person works.
 
@@ -48,7 +53,7 @@ class Activite:
     autorite_enregistrement: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Exercice:
     """One professional exercise (profession + category + savoir-faire) and its activities."""
 
@@ -62,7 +67,7 @@ class Exercice:
     activites: tuple[Activite, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class AutreIdentifiant:
     """An entry of PSC's ``otherIds``: another identifier of the same person."""
 
@@ -71,7 +76,7 @@ class AutreIdentifiant:
     qualite: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Practitioner:
     """A person known to the directory, keyed by their national identifier (idNat)."""
 
