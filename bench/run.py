@@ -498,16 +498,19 @@ def table(run: dict) -> str:
     m = run["machine"]
     head = (
         f"Measured {run['date']} on {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB "
-        f"(Python {m['python']}, Node {m['node']}), servers and wrk (c=4) on the same cores."
+        f"(Python {m['python']}, Node {m['node']}), servers and wrk (c=4 unless said) on the "
+        "same cores."
     )
     return "\n".join([head, "", *rows, *ratios]) + "\n"
 
 
-def _colour(name: str) -> str:
-    return "#000091" if name.startswith("psc-mock") else "#999"
+def _colours(names: list[str]) -> list[str]:
+    return ["#000091" if name.startswith("psc-mock") else "#999" for name in names]
 
 
 def chart(run: dict, path: Path) -> None:
+    """Throughput (discovery, tokens, code flows with 4 and 256 clients) and the token
+    endpoint's latency, one panel each."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -515,19 +518,53 @@ def chart(run: dict, path: Path) -> None:
 
     r = run["results"]
     names = list(r)
-    measures = [("discovery", "discovery req/s"), ("client_credentials", "tokens/s")]
-    figure, axes = plt.subplots(1, 3, figsize=(14, 4))
-    for axis, (key, label) in zip(axes, measures, strict=False):
-        values = [r[n].get(key, {}).get("rps", 0) for n in names]
-        axis.bar(names, values, color=[_colour(n) for n in names])
+    figure, axes = plt.subplots(1, 4, figsize=(18, 4.5))
+    for axis, key, label in (
+        (axes[0], "discovery", "discovery, req/s"),
+        (axes[1], "client_credentials", "client_credentials, tokens/s"),
+    ):
+        axis.bar(names, [r[n].get(key, {}).get("rps", 0) for n in names], color=_colours(names))
         axis.set_title(label)
-        axis.tick_params(axis="x", rotation=20)
-    flows = [(n, r[n]["code_flow"]["flows_per_s"]) for n in names if "code_flow" in r[n]]
-    axes[2].bar([n for n, _ in flows], [v for _, v in flows], color=[_colour(n) for n, _ in flows])
+    flowing = [n for n in names if "code_flow" in r[n]]
+    _pairs(
+        axes[2],
+        flowing,
+        [r[n]["code_flow"]["flows_per_s"] for n in flowing],
+        [r[n].get("code_flow_crowd", {}).get("flows_per_s", 0) for n in flowing],
+        ("4 clients", f"{CROWD} clients"),
+    )
     axes[2].set_title("code flows/s")
-    figure.suptitle(f"psc-mock and peers, {run['date'][:10]} (higher is better)")
+    timed = [n for n in names if "client_credentials" in r[n]]
+    _pairs(
+        axes[3],
+        timed,
+        [r[n]["client_credentials"]["p50_us"] / 1000 for n in timed],
+        [r[n]["client_credentials"]["p99_us"] / 1000 for n in timed],
+        ("p50", "p99"),
+    )
+    axes[3].set_title("client_credentials latency, ms (lower is better)")
+    for axis in axes:
+        axis.tick_params(axis="x", rotation=25)
+    figure.suptitle(f"psc-mock and peers, {run['date'][:10]} (throughput: higher is better)")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
+
+
+def _pairs(axis, names: list[str], first: list[float], second: list[float], labels) -> None:
+    """Two bars a server: the first solid, the second hatched."""
+    places = range(len(names))
+    axis.bar([p - 0.2 for p in places], first, 0.4, color=_colours(names), label=labels[0])
+    axis.bar(
+        [p + 0.2 for p in places],
+        second,
+        0.4,
+        color=_colours(names),
+        hatch="//",
+        alpha=0.6,
+        label=labels[1],
+    )
+    axis.set_xticks(list(places), names)
+    axis.legend()
 
 
 def update_readme(markdown: str) -> None:
