@@ -8,16 +8,18 @@ SQLite file, and catch up with each other's control API changes (:mod:`idp.contr
 This process binds and listens, and hands each accepted connection to the next worker in
 turn, over a Unix socket (``SCM_RIGHTS``). Workers accepting on the shared socket
 themselves raced for each connection, and a few kept-alive ones (wrk's 4, a CI job's
-pool) often went 3 to 1 for the whole run (908 to 1,704 tokens/s over four runs). It also
-stops the workers on SIGTERM/SIGINT; if one dies, the others are stopped and the exit
-code says so.
+pool) often went 3 to 1 for the whole run (908 to 1,704 tokens/s over four runs). A
+worker that has not taken the connections already handed to it (stopped, hung) is passed
+over while another has taken all of its own: with one of two workers stopped, half the
+clients hung, now one does. It also stops the workers on SIGTERM/SIGINT; if one dies, the
+others are stopped and the exit code says so.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
+import fcntl
 import logging
 import os
 import secrets
@@ -26,8 +28,10 @@ import selectors
 import shutil
 import signal
 import socket
+import struct
 import sys
 import tempfile
+import termios
 import time
 from dataclasses import dataclass, replace
 
@@ -83,8 +87,9 @@ class Workers:
                 _serve_here(
                     self.settings, [theirs for _, theirs in pairs], addresses, self._ready_write
                 )
-            for _, theirs in pairs:
+            for mine, theirs in pairs:
                 theirs.close()
+                mine.setblocking(False)  # a full channel drops a connection, not the service
             ours = [mine for mine, _ in pairs]
             self._workers.append(_Worker(pid, os.pidfd_open(pid), ours))
         os.close(self._ready_write)
@@ -126,7 +131,7 @@ class Workers:
             events.register(listener, selectors.EVENT_READ, index)
         for worker in self._workers:
             events.register(worker.exited, selectors.EVENT_READ, None)
-        turns = itertools.cycle(self._workers)
+        turns = _Turns(self._workers)
         while self._workers:
             if self._stopping and self.listeners:
                 self._close_listeners(events)
@@ -169,8 +174,9 @@ class Workers:
                 os.kill(worker.pid, signal.SIGTERM)
 
 
-def _hand_out(listener: socket.socket, index: int, turns) -> None:
-    """Accept what is waiting on ``listener``; give each connection to the next worker."""
+def _hand_out(listener: socket.socket, index: int, turns: _Turns) -> None:
+    """Accept what is waiting on ``listener``; give each connection to the next worker
+    (one that cannot be handed over is closed: its client sees it close)."""
     while True:
         try:
             connection, _ = listener.accept()
@@ -181,11 +187,34 @@ def _hand_out(listener: socket.socket, index: int, turns) -> None:
             time.sleep(0.01)  # what is still queued waits a little, rather than spin
             return
         with connection:
-            worker = next(turns)
+            worker = turns.next(index)
             try:
                 socket.send_fds(worker.channels[index], [b"."], [connection.fileno()])
-            except OSError as exc:  # it has just ended: the client sees its connection close
+            except OSError as exc:  # it has just ended, or every channel is full
                 log.warning("worker %s: connection not handed over: %s", worker.pid, exc)
+
+
+class _Turns:
+    """Who takes the next connection: in turn, among the workers whose channel holds the
+    fewest connections not yet taken (usually none: a worker takes one within a few
+    microseconds). A worker that stops taking its connections is thus passed over."""
+
+    def __init__(self, workers: list[_Worker]) -> None:
+        self._workers = workers  # the live list: an ended worker leaves it
+        self._last = -1
+
+    def next(self, index: int) -> _Worker:
+        count = len(self._workers)
+        in_turn = [self._workers[(self._last + 1 + step) % count] for step in range(count)]
+        chosen = min(in_turn, key=lambda worker: _queued(worker.channels[index]))
+        self._last = self._workers.index(chosen)
+        return chosen
+
+
+def _queued(channel: socket.socket) -> int:
+    """Bytes sent on ``channel`` that the other end has not read yet (the kernel's
+    accounting: about 768 a connection handed over)."""
+    return struct.unpack("i", fcntl.ioctl(channel.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
 
 
 def _read_within(fd: int, size: int, timeout: float) -> bytes | None:

@@ -185,6 +185,32 @@ def test_a_worker_that_dies_stops_the_others_and_the_exit_code_says_so():
             process.kill()
 
 
+def test_a_stopped_worker_holds_up_a_few_clients_not_half_of_them():
+    """A worker that stops taking its connections (stopped here; hung alike) is passed over
+    once connections wait for it: a few of the first ones opened together may go to it,
+    then the other worker serves everyone. Handed out strictly in turn, half the clients
+    hung until it came back."""
+    process, urls = start_serving("--workers", "2")
+    stopped = psutil.Process(process.pid).children()[0]
+
+    def health() -> int | None:
+        try:  # a new connection each time: the parent hands each one out
+            return requests.get(urls["health"], timeout=3).status_code
+        except requests.RequestException:
+            return None
+
+    try:
+        stopped.suspend()
+        answers = many(40, health)
+        assert answers.count(200) >= 32, answers  # 8 at a time: at most one lot hangs
+        stopped.resume()
+        assert many(8, health) == [200] * 8
+    finally:
+        stopped.resume()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+
+
 def test_workers_stop_when_their_parent_is_killed():
     """Their connections came from the parent: without it they would serve nobody."""
     process, urls = start_serving("--workers", "2")
