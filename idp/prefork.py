@@ -44,6 +44,7 @@ log = logging.getLogger("idp.prefork")
 # (measured: 1,500 to 1,660 tokens/s with two processes, 1,420 to 1,510 under /tmp).
 _SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None
 _READY_TIMEOUT = 60.0
+_FULL_WAIT = 5.0  # seconds a connection waits for room when every worker's channel is full
 
 
 @dataclass
@@ -187,11 +188,10 @@ def _hand_out(listener: socket.socket, index: int, turns: _Turns) -> None:
             time.sleep(0.01)  # what is still queued waits a little, rather than spin
             return
         with connection:
-            worker = turns.next(index)
             try:
-                socket.send_fds(worker.channels[index], [b"."], [connection.fileno()])
-            except OSError as exc:  # it has just ended, or every channel is full
-                log.warning("worker %s: connection not handed over: %s", worker.pid, exc)
+                turns.hand_over(index, connection)
+            except OSError as exc:  # a worker has just ended, or none takes any more
+                log.warning("connection not handed over: %s", exc)
 
 
 class _Turns:
@@ -203,12 +203,34 @@ class _Turns:
         self._workers = workers  # the live list: an ended worker leaves it
         self._last = -1
 
-    def next(self, index: int) -> _Worker:
+    def hand_over(self, index: int, connection: socket.socket) -> None:
+        """Send ``connection`` to the next worker on the channels of listener ``index``.
+
+        When every channel is full (2,000 connections opened at once filled both of two
+        workers'), the first one to have room takes it; OSError if none has within
+        :data:`_FULL_WAIT` seconds.
+        """
+        try:
+            _send(self._next(index).channels[index], connection)
+            return
+        except BlockingIOError:
+            pass
+        channels = [worker.channels[index] for worker in self._workers]
+        _, room, _ = select.select([], channels, [], _FULL_WAIT)
+        if not room:
+            raise BlockingIOError(errno.EAGAIN, f"no worker took a connection for {_FULL_WAIT} s")
+        _send(room[0], connection)
+
+    def _next(self, index: int) -> _Worker:
         count = len(self._workers)
         in_turn = [self._workers[(self._last + 1 + step) % count] for step in range(count)]
         chosen = min(in_turn, key=lambda worker: _queued(worker.channels[index]))
         self._last = self._workers.index(chosen)
         return chosen
+
+
+def _send(channel: socket.socket, connection: socket.socket) -> None:
+    socket.send_fds(channel, [b"."], [connection.fileno()])
 
 
 def _queued(channel: socket.socket) -> int:

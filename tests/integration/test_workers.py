@@ -211,6 +211,41 @@ def test_a_stopped_worker_holds_up_a_few_clients_not_half_of_them():
         assert process.wait(timeout=15) == 0
 
 
+def test_a_burst_of_connections_waits_for_room_rather_than_being_dropped():
+    """More connections at once than the workers' channels hold (wrk opening 2,000 filled
+    both of two workers'): the parent waits for room rather than drop the rest. Here the
+    workers are stopped while the burst arrives, so that their channels fill for sure."""
+    process, urls = start_serving("--workers", "2")
+    health = urlsplit(urls["health"])
+    request = f"GET {health.path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    workers = psutil.Process(process.pid).children()
+    burst: list[socket.socket] = []
+
+    def answered(connection: socket.socket) -> bool:
+        try:
+            connection.sendall(request)
+            return connection.recv(12).startswith(b"HTTP/1.1 200")
+        except OSError:  # closed by the parent
+            return False
+
+    try:
+        for worker in workers:
+            worker.suspend()
+        for _ in range(700):  # each channel holds 279 on Linux's defaults
+            burst.append(socket.create_connection((health.hostname, health.port), timeout=10))
+        time.sleep(0.5)
+        for worker in workers:
+            worker.resume()
+        assert sum(map(answered, burst)) == len(burst)
+    finally:
+        for worker in workers:
+            worker.resume()
+        for connection in burst:
+            connection.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+
+
 def test_workers_stop_when_their_parent_is_killed():
     """Their connections came from the parent: without it they would serve nobody."""
     process, urls = start_serving("--workers", "2")
