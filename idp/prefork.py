@@ -10,8 +10,8 @@ turn, over a Unix socket (``SCM_RIGHTS``). Workers accepting on the shared socke
 themselves raced for each connection, and a few kept-alive ones (wrk's 4, a CI job's
 pool) often went 3 to 1 for the whole run (908 to 1,704 tokens/s over four runs). A
 worker that has not taken the connections already handed to it (stopped, hung) is passed
-over while another has taken all of its own: with one of two workers stopped, half the
-clients hung, now one does. It also stops the workers on SIGTERM/SIGINT; if one dies, the
+over while another has fewer waiting: with one of two workers stopped, half the clients
+hung, now a few of the first ones do. It also stops the workers on SIGTERM/SIGINT; if one dies, the
 others are stopped and the exit code says so.
 """
 
@@ -90,7 +90,7 @@ class Workers:
                 )
             for mine, theirs in pairs:
                 theirs.close()
-                mine.setblocking(False)  # a full channel drops a connection, not the service
+                mine.setblocking(False)  # a full channel: _Turns waits for room on any
             ours = [mine for mine, _ in pairs]
             self._workers.append(_Worker(pid, os.pidfd_open(pid), ours))
         os.close(self._ready_write)
