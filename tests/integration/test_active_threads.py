@@ -8,6 +8,7 @@ injected delays, a client that sends half a request and stalls.
 from __future__ import annotations
 
 import socket
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -93,3 +94,52 @@ def test_each_listener_has_its_own_turns(start_server):
             assert session.get(ready, verify=CA_BUNDLE, timeout=10).status_code == 200
             timings.append(time.monotonic() - started)
     assert min(timings) < 0.045, timings
+
+
+def test_a_client_calling_again_at_once_does_not_keep_the_only_thread(base):
+    """The thread that answered a keep-alive client serves its next request itself when it
+    comes at once, but not while another connection waits for a thread."""
+    request = b"GET " + DISCOVERY.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    host, port = base.split("//")[1].split(":")
+    stop = time.monotonic() + 1.5
+
+    def call_again_and_again() -> int:
+        calls = 0
+        with socket.create_connection((host, int(port)), timeout=5) as busy:
+            reader = busy.makefile("rb")
+            while time.monotonic() < stop:
+                busy.sendall(request)
+                length = read_head(reader)
+                reader.read(length)
+                calls += 1
+        return calls
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        calls = pool.submit(call_again_and_again)
+        time.sleep(0.3)
+        # Answered at once, not after a sleeping thread's patience (0.05 s) ran out (as 4
+        # of 5 were when the busy client's thread kept serving it).
+        assert statistics.median(answered_within(base + DISCOVERY) for _ in range(5)) < 0.045
+        assert calls.result() > 20
+
+
+def read_head(reader) -> int:
+    """Read an answer's status line and headers: its Content-Length."""
+    assert reader.readline().startswith(b"HTTP/1.1 200")
+    length = 0
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    return length
+
+
+def test_a_malformed_request_after_a_good_one_on_the_same_connection(base):
+    host, port = base.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        reader = connection.makefile("rb")
+        connection.sendall(b"GET " + DISCOVERY.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        reader.read(read_head(reader))
+        connection.sendall(b"NOT HTTP\r\n\r\n")
+        assert b"HTTP/1.1 400 Bad Request" in reader.read()  # then the server closes
+    assert answered_within(base + DISCOVERY) < 1.0
