@@ -50,3 +50,27 @@ def test_read_then_write_steps_are_atomic_between_processes_sharing_the_file(tmp
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert sum(pool.map(work, stores)) == 50
     assert stores[1].get("counter", "n").value == {"n": 400}
+
+
+def test_an_owners_newest_records_come_first_and_only_live_ones():
+    clock = Clock()
+    clock.freeze(1_000_000)
+    store = Store(clock)
+    store.put("approval", "short", {"n": 0}, ttl=10, owner="899700100011 MOBILE")
+    for number in range(1, 4):
+        store.put("approval", f"a{number}", {"n": number}, ttl=60, owner="899700100011 MOBILE")
+    store.put("approval", "other", {"n": 9}, ttl=60, owner="899700100011 CARD")
+    assert [r.key for r in store.owned_by("approval", "899700100011 MOBILE", newest=2)] == [
+        "a3",
+        "a2",
+    ]
+    assert [r.key for r in store.owned_by("approval", "899700100011 MOBILE")] == [
+        "short",
+        "a1",
+        "a2",
+        "a3",
+    ]
+    store.put("approval", "latest", {"n": 4}, ttl=5, owner="899700100011 MOBILE")
+    clock.advance(30)  # "short" and "latest" have expired: the newest live one is a3
+    assert [r.key for r in store.owned_by("approval", "899700100011 MOBILE", newest=1)] == ["a3"]
+    store.close()
