@@ -175,9 +175,14 @@ class _Listener(wsgi.Server):
 
 
 def _readable(sock: socket.socket, milliseconds: float) -> bool:
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(milliseconds))
+    """Whether the socket has data (or was closed) within ``milliseconds``; False for a
+    socket that cannot be polled: cheroot's selector thread then deals with it."""
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(milliseconds))
+    except (OSError, ValueError):
+        return False
 
 
 class _InheritedListener(_Listener):
