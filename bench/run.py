@@ -494,10 +494,8 @@ def table(run: dict) -> str:
         f"| code flow, {CROWD} clients at once, psc-mock / oidc-provider-mock | "
         f"{flow_ratio('psc-mock', 'code_flow_crowd')} "
         f"({flow_ratio(WORKERS, 'code_flow_crowd')} with `--workers 2`) | - |",
-        f"| full flow (authorize + token + userinfo), p50 / p99 | "
-        f"{psc['full_flow']['p50_ms']} / {psc['full_flow']['p99_ms']} ms "
-        f"(with `requests`: {psc['full_flow_requests']['p50_ms']} / "
-        f"{psc['full_flow_requests']['p99_ms']} ms) | p50 < 5 ms |",
+        f"| full flow (authorize + token + userinfo), p50 / p99 | {sequential('full_flow')} "
+        f"(with `requests`: {sequential('full_flow_requests')}) | p50 < 5 ms |",
         f"| CIBA request + approval + first poll, p50 / p99 | {sequential('ciba')} | - |",
         f"| full flow while wrk asks client_credentials tokens (c=4), p50 / p99 | "
         f"{sequential('full_flow_loaded')} | - |",

@@ -11,8 +11,8 @@ themselves raced for each connection, and a few kept-alive ones (wrk's 4, a CI j
 pool) often went 3 to 1 for the whole run (908 to 1,704 tokens/s over four runs). A
 worker that has not taken the connections already handed to it (stopped, hung) is passed
 over while another has fewer waiting: with one of two workers stopped, half the clients
-hung, now a few of the first ones do. It also stops the workers on SIGTERM/SIGINT; if one dies, the
-others are stopped and the exit code says so.
+hung, now a few of the first ones do. It also stops the workers on SIGTERM/SIGINT; if
+one dies, the others are stopped and the exit code says so.
 """
 
 from __future__ import annotations

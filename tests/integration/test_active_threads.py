@@ -19,11 +19,18 @@ from idp.settings import REALM_PATH
 from tests.session_client import SERVICE_CLIENT
 
 DISCOVERY = REALM_PATH + "/.well-known/openid-configuration"
+HEAD = b"GET " + DISCOVERY.encode() + b" HTTP/1.1\r\nHost: x\r\n"  # a blank line ends it
 
 
 @pytest.fixture
 def base(start_server) -> str:
     return start_server(active_threads=1).settings.effective_public_url
+
+
+def connect(base: str) -> socket.socket:
+    """A raw connection to the mock at ``base``, for what ``requests`` cannot send."""
+    host, port = base.split("//")[1].split(":")
+    return socket.create_connection((host, int(port)), timeout=5)
 
 
 def answered_within(url: str) -> float:
@@ -52,9 +59,8 @@ def test_long_polls_and_delays_let_other_requests_through(base):
 
 
 def test_a_client_that_stalls_mid_request_does_not_stall_the_others(base):
-    host, port = base.split("//")[1].split(":")
-    with socket.create_connection((host, int(port))) as stalled:
-        stalled.sendall(b"GET " + DISCOVERY.encode() + b" HTTP/1.1\r\nHost: x\r\n")  # no end
+    with connect(base) as stalled:
+        stalled.sendall(HEAD)  # no blank line: the request never ends
         time.sleep(0.2)  # its thread now waits for the rest of the headers
         assert answered_within(base + DISCOVERY) < 1.0
 
@@ -99,18 +105,15 @@ def test_each_listener_has_its_own_turns(start_server):
 def test_a_client_calling_again_at_once_does_not_keep_the_only_thread(base):
     """The thread that answered a keep-alive client serves its next request itself when it
     comes at once, but not while another connection waits for a thread."""
-    request = b"GET " + DISCOVERY.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n"
-    host, port = base.split("//")[1].split(":")
     stop = time.monotonic() + 1.5
 
     def call_again_and_again() -> int:
         calls = 0
-        with socket.create_connection((host, int(port)), timeout=5) as busy:
+        with connect(base) as busy:
             reader = busy.makefile("rb")
             while time.monotonic() < stop:
-                busy.sendall(request)
-                length = read_head(reader)
-                reader.read(length)
+                busy.sendall(HEAD + b"\r\n")
+                reader.read(read_head(reader))
                 calls += 1
         return calls
 
@@ -135,10 +138,9 @@ def read_head(reader) -> int:
 
 
 def test_a_malformed_request_after_a_good_one_on_the_same_connection(base):
-    host, port = base.split("//")[1].split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as connection:
+    with connect(base) as connection:
         reader = connection.makefile("rb")
-        connection.sendall(b"GET " + DISCOVERY.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        connection.sendall(HEAD + b"\r\n")
         reader.read(read_head(reader))
         connection.sendall(b"NOT HTTP\r\n\r\n")
         assert b"HTTP/1.1 400 Bad Request" in reader.read()  # then the server closes
