@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from idp.mockdata import Identity
@@ -30,6 +31,15 @@ _HISTORY_TTL = 86400
 
 class WrongPassword(Exception):
     """The e-CPS password typed on the phone is not this person's."""
+
+
+class NotPending(Exception):
+    """The request was answered, superseded or expired before this answer came."""
+
+    def __init__(self, approval: Approval, status: str) -> None:
+        super().__init__(status)
+        self.approval = approval
+        self.status = status  # APPROVED, DENIED (see ``approval.reason``) or EXPIRED
 
 
 @dataclass(slots=True)
@@ -111,15 +121,16 @@ class Approvals:
         an identity slower than the last: 4.1 → 7.8 ms after 1,200 of them).
         [INFERRED: no source describes two simultaneous pushes.]"""
         record = self._newest(id_nat, channel)
-        if record is None or record.value["status"] != PENDING:
-            return
+        now = self._store.clock.now()
+        if record is None or Approval(**record.value).status_at(now) != PENDING:
+            return  # an ``auto`` approval already due stays approved
         self._decided(
             self._store.update(
                 APPROVAL,
                 record.key,
                 lambda value: (
                     value.update(status=DENIED, reason="superseded")
-                    if value["status"] == PENDING
+                    if Approval(**value).status_at(now) == PENDING
                     else None
                 ),
             )
@@ -150,28 +161,56 @@ class Approvals:
     ) -> Approval | None:
         """Approve with the right code, deny with another one or with ``chosen=None``.
 
-        A wrong password changes nothing (the phone asks again).
+        A wrong password changes nothing (the phone asks again). None when the identity
+        has no such MOBILE request; :class:`NotPending` when it was decided before.
         """
         if not hmac.compare_digest(password.encode(), identity.ecps_password.encode()):
             raise WrongPassword
+
+        def outcome(approval: Approval) -> dict[str, str]:
+            if chosen is None:
+                return {"status": DENIED, "reason": "refused"}
+            if hmac.compare_digest(chosen.encode(), approval.code.encode()):
+                return {"status": APPROVED}
+            return {"status": DENIED, "reason": "wrong_code"}
+
+        return self._decide(approval_id, identity.id_nat, MOBILE, outcome)
+
+    def answer_on_card(self, approval_id: str, id_nat: str, *, approve: bool) -> Approval | None:
+        """Approve or refuse a ``channel=CARD`` request of ``id_nat`` on the card reader.
+
+        The caller has authenticated the holder's card (PIN, signed challenge, card check)
+        before approving; a refusal needs no card. None and :class:`NotPending` as for
+        :meth:`answer`.
+        """
+        decision = {"status": APPROVED} if approve else {"status": DENIED, "reason": "refused"}
+        return self._decide(approval_id, id_nat, CARD, lambda _: decision)
+
+    def _decide(
+        self,
+        approval_id: str,
+        id_nat: str,
+        channel: str,
+        outcome: Callable[[Approval], dict[str, str]],
+    ) -> Approval | None:
+        """Apply ``outcome``'s fields to the pending request, in one transaction."""
         now = self._store.clock.now()
+        found: list[Approval] = []
 
         def decide(value: dict) -> None:
             approval = Approval(**value)
-            if (
-                approval.id_nat != identity.id_nat
-                or approval.channel != MOBILE
-                or approval.status_at(now) != PENDING
-            ):
-                return
-            if chosen is None:
-                value.update(status=DENIED, reason="refused")
-            elif hmac.compare_digest(chosen, approval.code):
-                value.update(status=APPROVED)
-            else:
-                value.update(status=DENIED, reason="wrong_code")
+            if approval.id_nat == id_nat and approval.channel == channel:
+                found.append(approval)
+                if approval.status_at(now) == PENDING:
+                    value.update(outcome(approval))
 
-        return self._decided(self._store.update(APPROVAL, approval_id, decide))
+        record = self._store.update(APPROVAL, approval_id, decide)
+        if not found:
+            return None
+        before = found[0]
+        if before.status_at(now) != PENDING:
+            raise NotPending(before, before.status_at(now))
+        return self._decided(record)
 
     def history(self, id_nat: str) -> list[Approval]:
         """The identity's last requests, newest first, as the app's history shows them."""
@@ -195,29 +234,6 @@ class Approvals:
 
         if self._store.update(HISTORY, approval.id_nat, change, ttl=_HISTORY_TTL) is None:
             self._store.put(HISTORY, approval.id_nat, {"items": [item]}, ttl=_HISTORY_TTL)
-
-    def answer_on_card(self, approval_id: str, id_nat: str, *, approve: bool) -> Approval | None:
-        """Approve or refuse a ``channel=CARD`` request of ``id_nat`` on the card reader.
-
-        The caller has authenticated the holder's card (PIN, signed challenge, card check)
-        before approving; a refusal needs no card. Only a pending CARD request changes.
-        """
-        now = self._store.clock.now()
-
-        def decide(value: dict) -> None:
-            approval = Approval(**value)
-            if (
-                approval.id_nat != id_nat
-                or approval.channel != CARD
-                or approval.status_at(now) != PENDING
-            ):
-                return
-            if approve:
-                value.update(status=APPROVED)
-            else:
-                value.update(status=DENIED, reason="refused")
-
-        return self._decided(self._store.update(APPROVAL, approval_id, decide))
 
     def _save(self, approval: Approval) -> None:
         self._remember(approval)

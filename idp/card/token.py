@@ -593,7 +593,7 @@ class SoftCard:
 def _check_format(code: str, length: int) -> None:
     if len(code) != length:
         raise Pkcs11Error(CKR.PIN_LEN_RANGE, f"{length} digits expected")
-    if not code.isdigit():
+    if not (code.isascii() and code.isdigit()):  # isdigit() takes full-width digits too
         raise Pkcs11Error(CKR.PIN_INVALID, "digits only")
 
 

@@ -9,11 +9,14 @@ import hmac
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
 
-from idp.auth.ecps import MOBILE, WrongPassword
+from idp.auth.ecps import APPROVED, MOBILE, NotPending, WrongPassword
 from idp.context import services
-from idp.web.errors import error_page
+from idp.web.errors import GONE, error_page, not_pending_message
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
+PASSWORD_FIRST = (
+    "Saisissez votre mot de passe e-CPS : l'application le demande pour refuser comme pour valider."
+)
 
 
 @bp.get("/")
@@ -58,25 +61,30 @@ def answer(id_nat: str, approval_id: str) -> Response:
     svc = services()
     approval = svc.approvals.get(approval_id)
     if approval is None or approval.id_nat != id_nat or approval.channel != MOBILE:
-        return _page(id_nat, error="Cette demande n'existe plus.", status=404)
+        return _page(id_nat, error=GONE, status=404)
     if not hmac.compare_digest(request.form.get("csrf", "").encode(), approval.csrf.encode()):
         return _page(id_nat, error="Formulaire expiré : rechargez la page.", status=400)
     identity = svc.mockdata.identity(id_nat)
     refuse = request.form.get("action") == "refuse"
     chosen = request.form.get("code", "")
+    password = request.form.get("password", "")
+    if not password:  # the Refuser button skips the browser's checks
+        return _page(id_nat, error=PASSWORD_FIRST, status=400)
     if not refuse and not chosen:
         return _page(id_nat, error="Choisissez le code affiché sur votre navigateur.", status=400)
     try:
         answered = svc.approvals.answer(
             approval_id,
             identity,
-            password=request.form.get("password", ""),
+            password=password,
             chosen=None if refuse else chosen,
         )
     except WrongPassword:
         return _page(id_nat, error="Mot de passe e-CPS incorrect.", status=400)
-    if answered is None or answered.status == "pending":
-        return _page(id_nat, error="Cette demande a expiré.", status=410)
-    if answered.status == "approved":
-        return _page(id_nat, message="Connexion validée : revenez sur votre navigateur.")
+    except NotPending as decided:
+        return _page(id_nat, error=not_pending_message(decided), status=409)
+    if answered is None:
+        return _page(id_nat, error=GONE, status=404)
+    if answered.status == APPROVED:
+        return _page(id_nat, message="Connexion validée : le service qui l'a demandée continue.")
     return _page(id_nat, message="Demande refusée.")

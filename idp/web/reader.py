@@ -16,17 +16,15 @@ import logging
 
 from flask import Blueprint, Response, make_response, render_template, request, url_for
 
-from idp.auth.ecps import APPROVED, CARD, DENIED
+from idp.auth.ecps import APPROVED, CARD, NotPending
 from idp.card.token import PIN_LENGTH
 from idp.context import Services, services
 from idp.web.card import NO_PKI, CardRefused, authenticate_card, reader_cards, unknown_card_message
-from idp.web.errors import error_page
+from idp.web.errors import GONE, error_page, not_pending_message
 
 log = logging.getLogger(__name__)
 bp = Blueprint("reader", __name__, url_prefix="/reader")
 
-GONE = "Cette demande n'existe plus."
-EXPIRED = "Cette demande a expiré."
 APPROVED_MESSAGE = "Connexion validée : l'application va recevoir la réponse."
 REFUSED_MESSAGE = "Demande refusée."
 CSRF_EXPIRED = "Formulaire expiré : rechargez la page."
@@ -112,10 +110,13 @@ def answer(serial: str, approval_id: str) -> Response:
         if holder.id_nat != approval.id_nat:  # the card's certificate names someone else
             log.info("reader: card %s is %s's, not %s's", serial, holder.id_nat, approval.id_nat)
             return _page(svc, serial, error=wrong_holder_message(approval.id_nat), status=403)
-    answered = svc.approvals.answer_on_card(approval_id, card.id_nat, approve=approve)
-    if answered is not None and answered.status == APPROVED:
+    try:
+        answered = svc.approvals.answer_on_card(approval_id, card.id_nat, approve=approve)
+    except NotPending as decided:
+        return _page(svc, serial, error=not_pending_message(decided), status=409)
+    if answered is None:
+        return _page(svc, serial, error=GONE, status=404)
+    if answered.status == APPROVED:
         log.info("reader: card %s approved CIBA request for %s", serial, card.id_nat)
         return _page(svc, serial, message=APPROVED_MESSAGE)
-    if answered is not None and answered.status == DENIED and answered.reason == "refused":
-        return _page(svc, serial, message=REFUSED_MESSAGE)
-    return _page(svc, serial, error=EXPIRED, status=410)
+    return _page(svc, serial, message=REFUSED_MESSAGE)

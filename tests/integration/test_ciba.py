@@ -276,6 +276,18 @@ def test_login_hint_with_a_slash(ciba, base_url):
 # --- policies and timing (mock clock) ---------------------------------------------------
 
 
+def test_a_due_delayed_approval_is_not_superseded(ciba, clock):
+    """An ``auto`` approval with a delay is approved once its time has come, even though
+    nobody wrote it down: a newer request must not turn it into a refusal."""
+    delayed = person(lambda p, i: i.delay > 0 and i.ecps_activated, policy="auto")
+    clock.freeze()
+    first = ciba.started(delayed.id_nat)
+    clock.advance(identity(delayed.id_nat).delay + 1)
+    ciba.started(delayed.id_nat)
+    answer = ciba.poll(first)
+    assert answer.status_code == 200, answer.text
+
+
 def test_deny_policy_is_access_denied(ciba):
     auth_req_id = ciba.started(_person("deny").id_nat)
     assert error(ciba.poll(auth_req_id)) == ("access_denied", "not authorized")

@@ -253,3 +253,60 @@ def test_a_new_push_replaces_the_pending_one_on_the_phone(discovery, base_url):
     assert len(phone_forms) == 1 and second.shown_code in phone_forms[0]["radios"]
     replaced = first.http.get(first.page.url, timeout=5)
     assert replaced.status_code == 403 and "plus récente" in text(replaced)
+
+
+def test_refusing_asks_for_the_password_first(discovery, base_url):
+    """The Refuser button skips the browser's checks: the server asks for the password and
+    the request stays pending."""
+    practitioner = _manual_person()
+    Browser(discovery).submit_id_nat(practitioner.id_nat)
+    phone = Phone(base_url, practitioner.id_nat)
+    refused = phone.answer(password="", code=None, action="refuse")
+    assert refused.status_code == 400 and "Saisissez votre mot de passe e-CPS" in text(refused)
+    assert phone.pending_form()
+
+
+def test_a_code_in_another_script_is_a_wrong_code(discovery, base_url):
+    practitioner = _manual_person()
+    browser = Browser(discovery)
+    browser.submit_id_nat(practitioner.id_nat)
+    phone = Phone(base_url, practitioner.id_nat)
+    answered = phone.answer(password=identity(practitioner.id_nat).ecps_password, code="é٤")
+    assert answered.status_code == 200 and "Demande refusée" in text(answered)
+    assert browser.http.get(browser.page.url, timeout=5).status_code == 403
+
+
+def test_an_answer_after_the_decision_says_what_happened(discovery, base_url):
+    """A second answer (another tab, a double click) changes nothing and says so, rather
+    than showing the earlier outcome as its own."""
+    practitioner = _manual_person()
+    browser = Browser(discovery)
+    browser.submit_id_nat(practitioner.id_nat)
+    phone = Phone(base_url, practitioner.id_nat)
+    form = phone.pending_form()
+    data = {**form["fields"], "password": identity(practitioner.id_nat).ecps_password}
+    url = urljoin(phone.url, form["action"])
+    approved = phone.http.post(url, data={**data, "code": browser.shown_code}, timeout=5)
+    assert "Connexion validée" in text(approved)
+    late = phone.http.post(url, data={**data, "action": "refuse"}, timeout=5)
+    assert late.status_code == 409 and "déjà été validée" in text(late)
+    callback = browser.continue_to_client()
+    assert "code" in callback.params
+
+
+def test_an_answer_to_a_replaced_request_says_so(discovery, base_url):
+    practitioner = _manual_person()
+    first = Browser(discovery)
+    first.submit_id_nat(practitioner.id_nat)
+    phone = Phone(base_url, practitioner.id_nat)
+    form = phone.pending_form()
+    second = Browser(discovery)
+    second.submit_id_nat(practitioner.id_nat)
+    data = {
+        **form["fields"],
+        "password": identity(practitioner.id_nat).ecps_password,
+        "code": first.shown_code,
+    }
+    late = phone.http.post(urljoin(phone.url, form["action"]), data=data, timeout=5)
+    assert late.status_code == 409 and "remplacée par une plus récente" in text(late)
+    assert phone.pending_form()  # the newer request is still there to answer
