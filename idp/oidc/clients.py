@@ -5,6 +5,9 @@ from __future__ import annotations
 import hmac
 
 from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749.authenticate_client import (
+    authenticate_client_secret_basic as authlib_client_secret_basic,
+)
 
 from idp.mockdata import Client
 
@@ -55,3 +58,14 @@ class OAuthClient(ClientMixin):
         if grant_type == CIBA_GRANT_TYPE:
             return self.client.ciba  # enabled per service at PSC
         return grant_type in GRANT_TYPES
+
+
+def authenticate_client_secret_basic(query_client, request) -> OAuthClient | None:
+    """Authlib's ``client_secret_basic``, where a header that does not decode (not ASCII,
+    not base64, not UTF-8) is no credential rather than an exception (a 500): the client
+    then gets ``invalid_client`` (401, ``WWW-Authenticate: Basic``) as for a wrong secret,
+    or is authenticated by another method, as Keycloak falls back to the form."""
+    try:
+        return authlib_client_secret_basic(query_client, request)
+    except ValueError:  # UnicodeError and binascii.Error are ValueErrors
+        return None

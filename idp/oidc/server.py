@@ -16,7 +16,7 @@ from idp.directory.index import Directory
 from idp.mockdata import MockData
 from idp.oidc import ciba, grants, mtls
 from idp.oidc.bearer import TokenInspector
-from idp.oidc.clients import OAuthClient
+from idp.oidc.clients import OAuthClient, authenticate_client_secret_basic
 from idp.oidc.discovery import SCOPES_SUPPORTED
 from idp.oidc.introspection import PscIntrospectionEndpoint
 from idp.oidc.logout import PscEndSessionEndpoint
@@ -74,6 +74,9 @@ class PscAuthorizationServer(AuthorizationServer):
         self.register_endpoint(PscIntrospectionEndpoint)
         self.register_endpoint(PscRevocationEndpoint)
         self.register_endpoint(PscEndSessionEndpoint)
+        # Every endpoint where clients authenticate (token, introspection, revocation,
+        # CIBA) goes through this registry: one place to survive a malformed Basic header.
+        self.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
         mtls.register(self)  # tls_client_auth (RFC 8705), for clients with a subject DN
 
     def query_client(self, client_id: str) -> OAuthClient | None:
