@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from idp.oidc.server import PscAuthorizationServer
 
 CODE = "code"
+# RFC 7636 §4.3: the method of a code_challenge sent without code_challenge_method (stored
+# as such: Authlib's own default applies to None only, and "" was a 500 at the token call).
+DEFAULT_CHALLENGE_METHOD = "plain"
 SPENT_CODE = "spent-code"  # a used code, remembered so that its replay can be punished
 # tls_client_auth (RFC 8705 §2.1) is registered on the server by idp.oidc.mtls.
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "tls_client_auth"]
@@ -140,7 +143,7 @@ class AuthorizationCodeGrant(_PscGrant, grants.AuthorizationCodeGrant):
             scope=request.scope,
             nonce=data.get("nonce") or "",
             code_challenge=data.get("code_challenge") or "",
-            code_challenge_method=data.get("code_challenge_method") or "",
+            code_challenge_method=data.get("code_challenge_method") or DEFAULT_CHALLENGE_METHOD,
             session_id=request.user.session_id,
         )
         self.server.store.put(CODE, code, asdict(issued), ttl=self.server.settings.code_lifetime)

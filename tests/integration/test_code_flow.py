@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
+from authlib.integrations.base_client.errors import OAuthError
 
 from tests.fixture_people import auto_medecin
-from tests.oidc_client import RelyingParty
+from tests.oidc_client import RelyingParty, follow_to_callback
 
 LEGACY_SUB = "f:550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd:"
 
@@ -103,3 +105,17 @@ def test_userinfo_refuses_missing_and_forged_tokens(discovery):
     assert forged.status_code == 401
     assert forged.json()["error"] == "invalid_token"
     assert "invalid_token" in forged.headers["WWW-Authenticate"]
+
+
+def test_a_challenge_without_method_is_plain(discovery):
+    """RFC 7636 §4.3: no ``code_challenge_method`` means ``plain`` (it was a 500)."""
+    rp = RelyingParty(discovery, code_challenge_method=None)
+    verifier = "plain-by-default-" + "v" * 40
+    url, _ = rp.authorization_url(login_hint=auto_medecin().id_nat, code_challenge=verifier)
+    assert "code_challenge_method" not in url
+    wrong = follow_to_callback(requests.Session(), url, rp.redirect_uri)
+    with pytest.raises(OAuthError) as refused:
+        rp.fetch_token(wrong, verifier[:-1] + "w")
+    assert refused.value.error == "invalid_grant"
+    right = follow_to_callback(requests.Session(), url, rp.redirect_uri)
+    assert rp.fetch_token(right, verifier)["access_token"]
