@@ -1,7 +1,11 @@
 """The login pages: identifier, pending approval, and their outcomes.
 
-The browser never holds state beyond the ``tab_id`` in the URL and an optional
-"remember my identifier" cookie; everything else is in the store.
+The browser holds the ``tab_id`` in the URL, the ``AUTH_SESSION_ID`` cookie that binds
+the login to it (:mod:`idp.oidc.logins`) and an optional "remember my identifier" cookie;
+everything else is in the store. Every e-CPS step checks the binding: the approval is
+given on a phone, so whoever finishes the login takes the code, and that must be the
+browser that asked for it. The card tab needs no binding (the card proves the person in
+the very request that receives the code) and stays open to cookie-less CI clients.
 """
 
 from __future__ import annotations
@@ -53,6 +57,29 @@ def _login_or_404(tab_id: str) -> Login:
     return login
 
 
+def _this_browsers_login(tab_id: str) -> Login:
+    """The login, if this browser started it (else a page saying to start again)."""
+    return _this_browsers(_login_or_404(tab_id))
+
+
+def _this_browsers(login: Login) -> Login:
+    if not login.in_this_browser():
+        abort(_other_browser())
+    return login
+
+
+def _other_browser() -> Response:
+    return error_page(
+        "Connexion commencée dans un autre navigateur",
+        "Cette demande de connexion n'a pas été commencée dans ce navigateur, ou les "
+        "cookies y sont bloqués : pour votre sécurité, elle ne peut pas continuer ici. "
+        "Retournez sur le service que vous utilisiez et recommencez la connexion depuis "
+        "ce navigateur, en autorisant les cookies pour Pro Santé Connect. Si quelqu'un "
+        "vous a envoyé ce lien, ne l'utilisez pas.",
+        status=403,
+    )
+
+
 def _expired_login() -> Response:
     return error_page(
         "Demande de connexion expirée",
@@ -64,7 +91,7 @@ def _expired_login() -> Response:
 
 @bp.get(_ACTIONS + "/authenticate")
 def show() -> Response:
-    login = _login_or_404(request.args.get("tab_id", ""))
+    login = _this_browsers_login(request.args.get("tab_id", ""))
     typed = request.cookies.get(REMEMBER_COOKIE, "") or login.params.get("login_hint", "")
     return _login_page(login, typed=typed, remembered=bool(request.cookies.get(REMEMBER_COOKIE)))
 
@@ -93,7 +120,7 @@ def posted_login() -> Login:
 @bp.post(_ACTIONS + "/authenticate")
 def submit() -> Response:
     svc = services()
-    login = posted_login()
+    login = _this_browsers(posted_login())
     typed = request.form.get("id_nat", "").strip()
     remember = request.form.get("remember") == "on"
     practitioner = svc.directory.get(typed) if typed else None
@@ -130,7 +157,7 @@ def _remember(response: Response, id_nat: str, *, secure: bool) -> None:
 def pending() -> Response:
     """The page that waits: it continues by itself once the phone has approved."""
     svc = services()
-    login = _login_or_404(request.args.get("tab_id", ""))
+    login = _this_browsers_login(request.args.get("tab_id", ""))
     approval = svc.approvals.get(login.approval_id) if login.approval_id else None
     if approval is None:
         return redirect(url_for("login.show", tab_id=login.tab_id))
@@ -154,15 +181,19 @@ def pending() -> Response:
 
 @bp.get(_ACTIONS + "/ecps/status")
 def pending_status() -> Response:
-    """Polled by the pending page's script, so it continues within a second."""
+    """Polled by the pending page's script, so it continues within a second. Another
+    browser learns nothing (and its reload shows it the page saying why)."""
     svc = services()
     login = svc.logins.get(request.args.get("tab_id", ""))
+    if login is not None and not login.in_this_browser():
+        return make_response(jsonify(status=EXPIRED), 403)
     approval = svc.approvals.get(login.approval_id) if login and login.approval_id else None
     status = approval.status_at(svc.clock.now()) if approval else EXPIRED
     return jsonify(status=status)
 
 
 def _finish(svc: Services, login: Login) -> Response:
+    """Only for a login already checked to be this browser's (:func:`pending`)."""
     login = svc.logins.finish(login.tab_id)
     practitioner = svc.directory.get(login.id_nat) if login else None
     if login is None or practitioner is None:
@@ -189,8 +220,9 @@ def _failed(login: Login, status: str, reason: str) -> Response:
 
 @bp.get(_ACTIONS + "/cancel")
 def cancel() -> Response:
+    """Only the browser that started the login may end it (the link can be forwarded)."""
     svc = services()
-    login = svc.logins.finish(request.args.get("tab_id", ""))
+    login = svc.logins.finish(_this_browsers_login(request.args.get("tab_id", "")).tab_id)
     if login is None:
         return _expired_login()
     return authorize.cancel(svc, login)
