@@ -175,7 +175,7 @@ class TokenInspector:
         expires; a refresh token detaches its client from the session (its refresh tokens
         go, its access tokens stop counting; a session left without clients ends)."""
         if isinstance(token, RefreshToken):
-            self._sessions.detach(token.grant.session_id, token.grant.client_id)
+            self._sessions.revoke_client(token.grant.session_id, token.grant.client_id)
             return
         remaining = float(token.claims.get("exp", 0)) - self._store.clock.now()
         if remaining > 0:

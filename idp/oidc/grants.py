@@ -167,7 +167,9 @@ class AuthorizationCodeGrant(_PscGrant, grants.AuthorizationCodeGrant):
 
     def _punish_replay(self, code: str, client_id: str) -> None:
         """A code used twice may have been stolen: the tokens its first use gave stop
-        working (RFC 6749 §4.1.2, Keycloak removes the client from the session)."""
+        working (RFC 6749 §4.1.2). As Keycloak, the client leaves the session but the
+        person stays signed in: a client retrying a failed exchange must not end the SSO
+        session of every other client (ending an empty session is revocation's rule)."""
         spent = self.server.store.take(SPENT_CODE, code)
         if spent is not None and spent.value["client_id"] == client_id:
             self.server.sessions.detach(spent.value["session_id"], client_id)

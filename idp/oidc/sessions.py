@@ -140,11 +140,11 @@ class Sessions:
 
         self._store.update(SESSION, session_id, change)
 
-    def detach(self, session_id: str, client_id: str) -> bool:
-        """The client leaves the session (its refresh token was revoked): its refresh
-        tokens go, its access tokens stop counting. A session left without clients ends,
-        as Keycloak's. Returns whether the session ended."""
-        remaining: list[dict] = []
+    def detach(self, session_id: str, client_id: str) -> dict[str, int] | None:
+        """The client leaves the session (Keycloak's ``detachFromUserSession``, as when its
+        code is replayed): its refresh tokens go, its access tokens stop counting, the
+        person stays signed in. Returns the clients left, None if the session is gone."""
+        remaining: list[dict[str, int]] = []
 
         def change(value: dict) -> None:
             value.setdefault("clients", {}).pop(client_id, None)
@@ -154,11 +154,15 @@ class Sessions:
             if record.value["client_id"] == client_id:
                 self._store.delete(REFRESH, record.key)
         if self._store.update(SESSION, session_id, change) is None:
-            return False
-        if not remaining[0]:
+            return None
+        return remaining[0]
+
+    def revoke_client(self, session_id: str, client_id: str) -> None:
+        """The client's refresh token was revoked: the client leaves the session, and a
+        session left without clients ends, as Keycloak's revocation endpoint does."""
+        left = self.detach(session_id, client_id)
+        if left is not None and not left:
             self.end(session_id)
-            return True
-        return False
 
     def record_access_token(self, jti: str, lifetime: int) -> None:
         """Access tokens are JWTs with real timestamps (so relying parties accept them),

@@ -244,3 +244,41 @@ def test_manual_ecps_login_sets_the_session_too(discovery, base_url):
     response = login.http.get(url, allow_redirects=False, timeout=5)
     assert response.headers["Location"].startswith("http://localhost:9999/callback?code=")
     assert f"session_state={quote(first['session_state'])}" in response.headers["Location"]
+
+
+def _exchange(rp: RelyingParty, code: str, verifier: str) -> requests.Response:
+    return requests.post(
+        rp.discovery["token_endpoint"],
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": rp.redirect_uri,
+            "code_verifier": verifier,
+        },
+        auth=(rp.session.client_id, rp.session.client_secret),
+        timeout=5,
+    )
+
+
+def test_a_retried_code_exchange_leaves_the_sso_session(discovery):
+    """A replayed code detaches its client (Keycloak), it does not log the person out."""
+    browser, rp = SsoBrowser(), RelyingParty(discovery)
+    response, _ = browser.authorize(rp, login_hint=auto_medecin().id_nat)
+    code = to_callback(response, rp).params["code"]
+    for _ in range(2):  # a wrong PKCE verifier, then the retry (a replay)
+        failed = _exchange(rp, code, "x" * 43)
+        assert failed.status_code == 400 and failed.json()["error"] == "invalid_grant"
+    response, _ = browser.authorize(rp, prompt="none")
+    assert "code" in to_callback(response, rp).params
+
+
+def test_a_replayed_code_revokes_its_client_tokens_not_the_session(signed_in):
+    browser, rp, first = signed_in  # the session's only client
+    response, secrets = browser.authorize(rp)
+    code = to_callback(response, rp).params["code"]
+    second = _exchange(rp, code, secrets["code_verifier"]).json()
+    assert _exchange(rp, code, secrets["code_verifier"]).json()["error"] == "invalid_grant"
+    for token in (first, second):
+        assert not active(introspect(rp.discovery, token["access_token"]))
+        assert refresh(rp.discovery, token["refresh_token"]).json()["error"] == "invalid_grant"
+    assert browser.login(rp, prompt="none")["session_state"] == first["session_state"]
