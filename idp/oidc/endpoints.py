@@ -12,7 +12,7 @@ from idp.context import services
 from idp.oidc import authorize as authorize_logic
 from idp.oidc import ciba, mtls
 from idp.oidc import logout as logout_logic
-from idp.oidc.bearer import NO_SESSION
+from idp.oidc.bearer import NO_SESSION, AccessToken
 from idp.oidc.discovery import document
 from idp.settings import REALM_PATH
 
@@ -72,22 +72,24 @@ def userinfo() -> Response:
     svc = services()
     token = _bearer_token()
     if token is None:
-        return _invalid_token("Missing bearer token", status=401, error="invalid_request")
+        return _bearer_error("Missing bearer token", status=401, error="invalid_request")
     access = svc.server.inspector.access_token(token)
     if access is None:
-        return _invalid_token("Token verification failed")
+        return _bearer_error("Token verification failed")
     if access.inactive_reason:
-        return _invalid_token(access.inactive_reason)
+        return _bearer_error(access.inactive_reason)
     if not mtls.presented_with_its_certificate(access.claims):
         # RFC 8705 §3: a certificate-bound token needs the certificate it is bound to.
-        return _invalid_token("Client certificate missing, or not matching")
+        return _bearer_error("Client certificate missing, or not matching")
+    if _lacks_openid(access):
+        return _bearer_error("Missing openid scope", status=403, error="insufficient_scope")
     if access.is_service_account:
         info = claims.service_account_userinfo(access.client_id)
     else:
         session = access.session
         practitioner = svc.directory.get(access.claims.get("SubjectNameID", ""))
         if session is None or practitioner is None:
-            return _invalid_token(NO_SESSION)
+            return _bearer_error(NO_SESSION)
         auth = Authentication(practitioner, session.auth_mode, session.auth_time, session.id)
         info = claims.userinfo(auth, profile=svc.server.tokens.profile_for(access.client_id))
         info = svc.mockdata.identity(practitioner.id_nat).adjust_claims(info)
@@ -118,6 +120,17 @@ def logout() -> Response:
     return logout_logic.logout(services())
 
 
+def _lacks_openid(access: AccessToken) -> bool:
+    """Keycloak's userinfo answers only tokens with the ``openid`` scope: a person's token
+    loses it when a refresh narrows the scope to ``scope_all``. A service account's token
+    still gets its userinfo, as the mock has answered it so far (test_client_credentials)
+    [UNCERTAIN: Keycloak refuses it too, unless client_credentials asked for openid]."""
+    return (
+        not access.is_service_account
+        and "openid" not in str(access.claims.get("scope", "")).split()
+    )
+
+
 def _bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
@@ -126,7 +139,7 @@ def _bearer_token() -> str | None:
     return request.form.get("access_token") or None
 
 
-def _invalid_token(description: str, *, status: int = 401, error: str = "invalid_token"):
+def _bearer_error(description: str, *, status: int = 401, error: str = "invalid_token"):
     response = jsonify(error=error, error_description=description)
     response.status_code = status
     response.headers["WWW-Authenticate"] = (

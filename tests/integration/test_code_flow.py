@@ -6,8 +6,10 @@ import pytest
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 
+from tests.conftest import CI_CLIENT
 from tests.fixture_people import auto_medecin
 from tests.oidc_client import RelyingParty, follow_to_callback
+from tests.session_client import userinfo
 
 LEGACY_SUB = "f:550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd:"
 
@@ -119,3 +121,37 @@ def test_a_challenge_without_method_is_plain(discovery):
     assert refused.value.error == "invalid_grant"
     right = follow_to_callback(requests.Session(), url, rp.redirect_uri)
     assert rp.fetch_token(right, verifier)["access_token"]
+
+
+def refreshed_without_openid(discovery: dict, refresh_token: str, client=CI_CLIENT) -> dict:
+    """A person's token response whose scope lost ``openid`` (a refresh narrowed to
+    ``scope_all``): no id_token, and an access token userinfo must refuse."""
+    response = requests.post(
+        discovery["token_endpoint"],
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": "scope_all"},
+        auth=client[:2],
+        timeout=5,
+    )
+    assert response.status_code == 200, response.text
+    token = response.json()
+    assert token["scope"] == "scope_all" and "id_token" not in token
+    return token
+
+
+def assert_missing_openid(response: requests.Response) -> None:
+    """Keycloak's UserInfoEndpoint for a token without the ``openid`` scope."""
+    assert response.status_code == 403
+    assert response.json() == {
+        "error": "insufficient_scope",
+        "error_description": "Missing openid scope",
+    }
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith("Bearer ") and 'error="insufficient_scope"' in challenge
+
+
+def test_userinfo_needs_the_openid_scope(discovery):
+    rp = RelyingParty(discovery)
+    token, _ = rp.login_auto(auto_medecin().id_nat)
+    narrowed = refreshed_without_openid(discovery, token["refresh_token"])
+    assert_missing_openid(userinfo(discovery, narrowed["access_token"]))
+    assert userinfo(discovery, token["access_token"]).status_code == 200

@@ -7,6 +7,7 @@ import jwt
 import pytest
 
 from tests.fixture_people import auto_medecin
+from tests.integration.test_code_flow import assert_missing_openid, refreshed_without_openid
 from tests.oidc_client import RelyingParty
 from tests.session_client import discovery_of, fixtures_with_clients, revoke, userinfo
 
@@ -62,3 +63,10 @@ def test_signed_userinfo_refuses_what_json_userinfo_refuses(signed_discovery):
     response = userinfo(signed_discovery, token["access_token"])
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_token"
+
+
+def test_signed_userinfo_needs_the_openid_scope_too(signed_discovery):
+    rp = RelyingParty(signed_discovery, client=SIGNED)
+    token, _ = rp.login_auto(auto_medecin().id_nat)
+    narrowed = refreshed_without_openid(signed_discovery, token["refresh_token"], SIGNED)
+    assert_missing_openid(userinfo(signed_discovery, narrowed["access_token"]))
