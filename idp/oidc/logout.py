@@ -9,8 +9,10 @@ As PSC (Keycloak) does it:
   registered list), ``state`` (echoed on the redirect), ``client_id``;
 - a ``post_logout_redirect_uri`` needs ``id_token_hint`` or ``client_id`` to tell whose
   list it belongs to (Keycloak's message);
-- without a valid ``id_token_hint``, a browser that has a session is asked to confirm
-  first (§6; Keycloak's "Do you want to log out?"), so that no other site can log it out;
+- a browser that has a session is asked to confirm first (§6; Keycloak's "Do you want
+  to log out?") unless a valid ``id_token_hint`` names that very session (its ``sid``):
+  anyone has a valid id_token of their own, so any other hint proves nothing, and no
+  other site can log the browser out;
 - without a redirect, PSC's own page says the session is closed;
 - any bad input gets an error page and ends nothing: never a redirect.
 
@@ -125,12 +127,23 @@ def logout(svc: Services) -> Response:
     except OAuth2Error as error:
         return _refused(error)
     browser = sso.browser_session(svc.sessions)
-    if validated.needs_confirmation and browser is not None and not _confirmed(svc, browser):
+    needs = browser is not None and _needs_confirmation(validated, browser)
+    if needs and not _confirmed(svc, browser):
         return _confirmation_page(svc, validated, browser)
     response = server.create_endpoint_response("end_session", validated)
     if response is None:  # no redirect: PSC's own page
         response = make_response(render_template("logout.html"))
     return sso.clear_cookie(response, secure=secure)
+
+
+def _needs_confirmation(validated: EndSessionRequest, browser: Session) -> bool:
+    """Authlib asks only for a valid hint; a hint also vouches for the browser only when
+    it was issued for the browser's own session. An attacker's id_token (valid, for the
+    attacker's session) in a link must not log the victim's browser out unasked."""
+    if validated.needs_confirmation:  # no valid hint
+        return True
+    hint = validated.id_token_claims or {}
+    return str(hint.get("sid") or hint.get("session_state") or "") != browser.id
 
 
 def _confirmed(svc: Services, browser: Session) -> bool:
@@ -146,6 +159,10 @@ def _confirmation_page(svc: Services, validated: EndSessionRequest, browser: Ses
     params = validated.request.payload.data
     fields = {name: params[name] for name in _FORWARDED if params.get(name)}
     client = validated.client
+    if client is not None:
+        # The form does not carry the hint over: it names the client the hint did, whose
+        # registered list post_logout_redirect_uri was checked against.
+        fields.setdefault("client_id", client.client.client_id)
     html = render_template(
         "logout_confirm.html",
         fields=fields,
