@@ -54,7 +54,11 @@ _SECRET_NAMES = frozenset(
         "auth_req_id",
     }
 )
-_SECRET_PARTS = ("secret", "password", "verifier")
+# Kinds of fields, whatever the form calls them: credentials and what repeats them
+# (``confirmation`` repeats a new e-CPS password), verifiers; tokens and one-time codes
+# (``mail_code``, ``sms_code``, ``user_code``...), as ``code`` itself.
+_SECRET_PARTS = ("secret", "password", "verifier", "confirm")
+_SECRET_SUFFIXES = ("_token", "_code")
 
 
 def install(app: Flask) -> None:
@@ -66,7 +70,7 @@ def is_secret(name: str) -> bool:
     lowered = name.lower()
     return (
         lowered in _SECRET_NAMES
-        or lowered.endswith("_token")
+        or lowered.endswith(_SECRET_SUFFIXES)
         or any(part in lowered for part in _SECRET_PARTS)
     )
 

@@ -156,3 +156,22 @@ def test_password_rules(base):
     assert phone.page.status_code == 400 and "4 à 8 chiffres" in phone.text()
     phone.submit("password", password="1234", confirmation="4321")
     assert "différents" in phone.text()
+
+
+def test_the_request_log_keeps_no_activation_secret(base):
+    """The mail and SMS codes and the new password, typed twice, are stored as ``***``
+    in ``GET /_mock/requests`` (shared with everyone who can reach the control API)."""
+    phone = Phone(base, MAIL_SMS)
+    phone.submit("mail-sms")
+    mail, sms = phone.shown_code("courriel"), phone.shown_code("sms")
+    phone.submit("codes", mail_code=mail, sms_code=sms)
+    phone.submit("password", password="7359", confirmation="7359")
+    assert "Votre e-CPS est activée" in phone.text()
+
+    entries = requests.get(base + "/_mock/requests", timeout=5).json()["requests"]
+    posted = {name: value for entry in entries for name, value in entry["params"].items()}
+    for name in ("mail_code", "sms_code", "password", "confirmation", "csrf"):
+        assert posted[name] == "***", name
+    values = [str(value) for entry in entries for value in entry["params"].values()]
+    for secret in (mail, sms, "7359"):
+        assert not any(secret in value for value in values), secret

@@ -454,6 +454,11 @@ def test_what_the_request_log_masks():
         "access_token",
         "client_assertion",
         "csrf",
+        "confirmation",  # the new e-CPS password, again
+        "confirm",
+        "mail_code",
+        "sms_code",
+        "user_code",
     ):
         assert is_secret(name), name
     for name in (
@@ -466,5 +471,7 @@ def test_what_the_request_log_masks():
         "grant_type",
         "redirect_uri",
         "binding_message",
+        "code_challenge",
+        "code_challenge_method",
     ):
         assert not is_secret(name), name
