@@ -19,7 +19,7 @@ from idp.clock import Clock
 from idp.context import EXTENSION, Services
 from idp.control import sync, tampering
 from idp.control.edits import RuntimeDirectory
-from idp.control.state import ControlState, scenario_overlay
+from idp.control.state import ControlState, scenario_holders, scenario_overlay
 from idp.directory.index import Directory
 from idp.mockdata import MockData
 from idp.oidc.keys import SIGNING_KEYS, KeySet
@@ -82,7 +82,11 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     else:
         directory = Directory.from_fixtures(fixtures / "annuaire")
     # The control API's scenarios overlay the fixtures' identities (store: reset drops them).
-    mockdata = replace(MockData.load(fixtures, now=clock.now()), overlay=scenario_overlay(store))
+    mockdata = replace(
+        MockData.load(fixtures, now=clock.now()),
+        overlay=scenario_overlay(store),
+        overlaid=scenario_holders(store),
+    )
     keys = KeySet.from_directory(fixtures / "keys")
     keys.now = clock.now  # a rotated-out key leaves the JWKS on the mock clock
     sessions = Sessions(store, settings)

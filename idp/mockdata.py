@@ -8,7 +8,7 @@ name the file, the line and the field, and refuse the whole file.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,6 +106,14 @@ class MockData:
     # The control API's scenarios: idNat -> field values overriding the fixtures' (kept in
     # the store, so a reset drops them). See ``idp.control.scenarios``.
     overlay: Callable[[str], dict[str, Any] | None] | None = field(default=None, compare=False)
+    # The idNats that have a scenario: one may give cards to someone the fixtures do not list.
+    overlaid: Callable[[], Iterable[str]] | None = field(default=None, compare=False)
+
+    def all_identities(self) -> list[Identity]:
+        """Every identity the fixtures or a scenario declare, scenarios applied."""
+        id_nats = dict.fromkeys(self.identities)
+        id_nats.update(dict.fromkeys(self.overlaid() if self.overlaid else ()))
+        return [self.identity(id_nat) for id_nat in id_nats]
 
     def identity(self, id_nat: str) -> Identity:
         """The one accessor of an identity's mock-only facts: fixtures, then scenario."""

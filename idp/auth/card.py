@@ -242,8 +242,9 @@ class StoreCardStates:
 
 
 def declared_card(mockdata: MockData, serial: str) -> tuple[str, Card] | None:
-    """``(idNat, card)`` as ``credentials.yaml`` declares the card of this serial."""
-    for identity in mockdata.identities.values():
+    """``(idNat, card)`` as ``credentials.yaml`` or a scenario declares the card of this
+    serial."""
+    for identity in mockdata.all_identities():
         for card in identity.cards:
             if card.serial == serial:
                 return identity.id_nat, card
@@ -264,7 +265,7 @@ def revocations(
 ) -> dict[str, list[tuple[int, datetime]]]:
     """Revoked certificate serials per authority: both certificates of every opposed card."""
     opposed: dict[str, float] = {}
-    for identity in mockdata.identities.values():
+    for identity in mockdata.all_identities():
         for card in identity.cards:
             if card.status == "opposed":
                 opposed[card.serial] = CardState.declared(card).opposed_at or 0.0
@@ -414,9 +415,10 @@ class Cards:
     # Reader and login
 
     def reader(self) -> list[ReaderCard]:
-        """The virtual cards inserted in the simulated reader: those credentials.yaml declares."""
+        """The virtual cards inserted in the simulated reader: those credentials.yaml or a
+        scenario declares."""
         cards = []
-        for identity in self.mockdata.identities.values():
+        for identity in self.mockdata.all_identities():
             practitioner = self.directory.get(identity.id_nat)
             name = f"{practitioner.given_name} {practitioner.family_name}" if practitioner else ""
             for card in identity.cards:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -163,19 +164,51 @@ def scenario_set(id_nat: str) -> Response:
         )
     except MockDataError as exc:
         raise BadRequest(str(exc)) from exc
-    svc.store.put(SCENARIO, id_nat, values, owner=SCENARIO)
+    _require_issued_cards(svc, values.get("cards", ()))
+    _redeclaring_cards(
+        svc, [id_nat], lambda: svc.store.put(SCENARIO, id_nat, values, owner=SCENARIO)
+    )
     return jsonify(id_nat=id_nat, scenario=values)
 
 
 @bp.delete("/scenarios/<path:id_nat>")
 def scenario_clear(id_nat: str) -> Response:
-    services().store.delete(SCENARIO, id_nat)
+    svc = services()
+    _redeclaring_cards(svc, [id_nat], lambda: svc.store.delete(SCENARIO, id_nat))
     return Response(status=204)
+
+
+def _require_issued_cards(svc: Services, cards) -> None:
+    """A scenario's card must exist in the test PKI: its certificates sign the login."""
+    if svc.cards is None:
+        return
+    for position, card in enumerate(cards):
+        try:
+            svc.cards.material(card["serial"])
+        except KeyError:
+            raise BadRequest(
+                f"cards[{position}].serial: the test PKI has no card {card['serial']}; "
+                "issue it first with `psc-mock card issue`"
+            ) from None
+
+
+def _redeclaring_cards(svc: Services, id_nats: list[str], change: Callable[[], object]) -> None:
+    """Make ``change`` to these identities' scenarios; the cards they had and have then
+    start again from their declaration (a login's stored PIN tries, lock or opposition
+    would otherwise outlive the scenario that changed them)."""
+    before = [card for id_nat in id_nats for card in svc.mockdata.identity(id_nat).cards]
+    change()
+    if svc.cards is not None:
+        after = [card for id_nat in id_nats for card in svc.mockdata.identity(id_nat).cards]
+        for serial in dict.fromkeys(card.serial for card in (*before, *after)):
+            svc.cards.reset(serial)
 
 
 @bp.delete("/scenarios")
 def scenarios_clear() -> Response:
-    services().store.delete_owned_by(SCENARIO, SCENARIO)
+    svc = services()
+    holders = [id_nat for id_nat, _ in _all(svc.store, SCENARIO)]
+    _redeclaring_cards(svc, holders, lambda: svc.store.delete_owned_by(SCENARIO, SCENARIO))
     return Response(status=204)
 
 

@@ -130,3 +130,8 @@ def scenario_overlay(store):
         return record.value if record else None
 
     return overlay
+
+
+def scenario_holders(store):
+    """``MockData.overlaid``: who has a scenario."""
+    return lambda: [record.key for record in store.owned_by(SCENARIO, SCENARIO)]

@@ -25,6 +25,7 @@ from idp.card.pki import (
 )
 from idp.directory.index import Directory
 from tests.card_browser import CardBrowser, error_of, text
+from tests.fixture_people import person
 from tests.oidc_client import forms
 
 CARD_OK = ("2800100029", "899700100029")  # Julien PETIT, CPS
@@ -240,3 +241,51 @@ def test_the_mock_clock_decides_expiry(discovery, clock, reset_cards):
     clock.advance(timedelta(days=365 * 21).total_seconds())  # past 2045-12-31
     browser = CardBrowser(discovery)
     assert error_of(browser.login(serial, "1234")).startswith("Carte expirée")
+
+
+def _scenario(base_url: str, method: str, id_nat: str, body: dict | None = None):
+    response = requests.request(
+        method, f"{base_url}/_mock/scenarios/{id_nat}", json=body, timeout=5
+    )
+    assert response.status_code in (200, 204), response.text
+    return response
+
+
+def test_a_scenarios_cards_are_the_ones_that_log_in(discovery, base_url, reset_cards):
+    """The control API's scenario declares cards as credentials.yaml does: the card tab,
+    the reader and the CRLs follow it, and deleting it gives the declared card back."""
+    serial, id_nat = CARD_OK
+    reset_cards.append(serial)
+    CardBrowser(discovery).login(serial, "0000")  # a stored state the scenario replaces
+    opposed = {"cards": [{"type": "CPS", "serial": serial, "status": "opposed"}]}
+    try:
+        _scenario(base_url, "PUT", id_nat, opposed)
+        refused = CardBrowser(discovery).login(serial, "1234")
+        assert error_of(refused).startswith("Carte en opposition")
+        _scenario(
+            base_url, "PUT", id_nat, {"cards": [{"type": "CPS", "serial": serial, "pin": "9999"}]}
+        )
+        browser = CardBrowser(discovery)
+        assert error_of(browser.login(serial, "1234")).endswith("il vous reste 2 essais")
+        browser.login(serial, "9999")
+        assert browser.tokens()[0]["authMode"] == "CARD"
+    finally:
+        _scenario(base_url, "DELETE", id_nat)
+    browser = CardBrowser(discovery)
+    browser.login(serial, "1234")
+    assert browser.tokens()[0]["SubjectNameID"] == id_nat
+
+
+def test_a_scenario_card_must_exist_in_the_test_pki(base_url):
+    holder = person(lambda p, i: not i.cards and len(p.id_nat) == 12)
+    refused = requests.put(
+        f"{base_url}/_mock/scenarios/{holder.id_nat}",
+        json={"cards": [{"type": "CPS", "serial": "2800199991"}]},
+        timeout=5,
+    )
+    assert refused.status_code == 400
+    assert "cards[0].serial" in refused.json()["error_description"]
+    assert (
+        requests.get(f"{base_url}/_mock/scenarios/{holder.id_nat}", timeout=5).json()["scenario"]
+        is None
+    )
