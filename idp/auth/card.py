@@ -83,7 +83,10 @@ MESSAGES = {
         "à Pro Santé Connect est impossible."
     ),
     CARD_TYPE_MISMATCH: "Le type de cette carte ne correspond pas à l'identifiant de son porteur.",
-    LOCKED: "Carte bloquée : débloquez-la avec le code de déblocage (PUK)",
+    LOCKED: (
+        "Carte bloquée : débloquez-la avec son code de déblocage (PUK) dans le lecteur de "
+        "cartes (CPS-Gestion)."
+    ),
     BAD_SIGNATURE: (
         "La carte n'a pas pu prouver qu'elle détient la clé de son certificat "
         "(signature incorrecte)."

@@ -78,6 +78,18 @@ class SoftCardBackend:
             card.close_session(session)  # the last session closed logs out
         return CardAuthentication(x509.load_der_x509_certificate(certificate.value), signature)
 
+    def unblock(self, puk: str, new_pin: str) -> None:
+        """What CPS-Gestion does with the PUK: log in as SO, then C_SetPIN, which sets the
+        new PIN and unblocks it. A wrong PUK counts (``CKR_PIN_INCORRECT``, then
+        ``CKR_PIN_LOCKED``); a badly formed one or PIN is refused free of charge."""
+        card = self.card
+        session = card.open_session(read_write=True)
+        try:
+            card.login(session, UserType.SO, puk)
+            card.set_pin(session, "", new_pin)
+        finally:
+            card.close_session(session)
+
 
 class Pkcs11Backend:
     """Any PKCS#11 module behind :class:`CardBackend`, through python-pkcs11.

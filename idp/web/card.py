@@ -42,6 +42,7 @@ _SERIAL = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,39}")
 _PERSON_REFUSALS = frozenset({"not_propagated", "outside_perimeter"})
 NO_CARD = "Choisissez une carte insérée dans le lecteur, ou saisissez son numéro de série."
 PIN_FORMAT = f"Le code porteur se compose de {PIN_LENGTH} chiffres."
+CARD_FAILED = "La carte n'a pas répondu correctement. Retirez-la, réinsérez-la et recommencez."
 NO_PKI = "La connexion par carte n'est pas disponible : ce bac à sable n'a pas d'IGC de test."
 
 
@@ -53,11 +54,12 @@ def authority_slug(name: str) -> str:
 _AUTHORITIES = {authority_slug(name): name for name, _ in HIERARCHY}
 
 
-def wrong_pin_message(tries_left: int | None) -> str:
+def wrong_pin_message(tries_left: int | None, code: str = "Code porteur") -> str:
+    """``code``: what was typed wrong (the PIN, or the PUK: "Code de déblocage")."""
     if tries_left is None:
-        return "Code porteur incorrect."
+        return f"{code} incorrect."
     plural = "s" if tries_left > 1 else ""
-    return f"Code porteur incorrect : il vous reste {tries_left} essai{plural}"
+    return f"{code} incorrect : il vous reste {tries_left} essai{plural}"
 
 
 def unknown_card_message(serial: str) -> str:
@@ -185,7 +187,7 @@ def _pin_message(error: Pkcs11Error) -> str:
         return card_auth.MESSAGES[card_auth.LOCKED]
     if error.name in (CKR.PIN_LEN_RANGE, CKR.PIN_INVALID):
         return PIN_FORMAT
-    return "La carte n'a pas répondu correctement. Retirez-la, réinsérez-la et recommencez."
+    return CARD_FAILED
 
 
 # --- Published PKI files ------------------------------------------------------------------

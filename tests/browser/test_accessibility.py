@@ -58,6 +58,7 @@ def test_every_page_has_no_serious_violation(scanned, discovery, base_url, relyi
         (f"/phone/{MANUAL}", "phone"),
         ("/phone/", "phone-index"),
         ("/reader/", "reader"),
+        ("/reader/2800100300", "reader-unblock"),  # a locked card: the PUK form
         ("/phone/899700100268/activation", "activation"),
         ("/phone/899700100276/activation", "activation-refused"),
         ("/auth?client_id=nobody", "error"),

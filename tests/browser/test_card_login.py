@@ -12,6 +12,7 @@ from idp.context import EXTENSION
 from tests.oidc_client import RelyingParty
 
 SERIAL = "2800100060"  # Nicolas FAURE's CPS, used by no other card test
+LOCKED = "2800100300"  # declared locked: PUK 12345678
 
 
 @pytest.fixture
@@ -41,3 +42,23 @@ def test_card_login_wrong_then_right_pin(
     page.get_by_role("button", name="SE CONNECTER AVEC LA CARTE").click()
     expect(page).to_have_url(re.compile(re.escape(relying_party_callback)), timeout=10_000)
     assert f"state={secrets['state']}" in page.url and "code=" in page.url
+
+
+@pytest.fixture
+def locked_reset(mock_server):
+    yield
+    mock_server.app.extensions[EXTENSION].cards.reset(LOCKED)
+
+
+def test_a_locked_card_unblocked_with_its_puk(context, base_url, screenshot, locked_reset):
+    page = context.new_page()
+    page.goto(f"{base_url}/reader/{LOCKED}")
+    page.get_by_label("Code de déblocage (PUK)").fill("12345678")
+    page.get_by_label("Nouveau code porteur", exact=True).fill("4321")
+    page.get_by_label("Confirmez le nouveau code porteur").fill("4321")
+    screenshot(page, "12-reader-unblock")
+    page.get_by_role("button", name="Débloquer").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Carte débloquée : utilisez désormais votre nouveau code porteur."
+    )
+    expect(page.get_by_role("button", name="Débloquer")).to_have_count(0)

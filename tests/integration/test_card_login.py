@@ -81,7 +81,10 @@ def test_three_wrong_pins_lock_the_card(discovery, reset_cards, cards):
     browser = CardBrowser(discovery)
     assert error_of(browser.login(serial, "1111")).endswith("il vous reste 2 essais")
     assert error_of(browser.login(serial, "2222")).endswith("il vous reste 1 essai")
-    locked = "Carte bloquée : débloquez-la avec le code de déblocage (PUK)"
+    locked = (
+        "Carte bloquée : débloquez-la avec son code de déblocage (PUK) dans le lecteur de "
+        "cartes (CPS-Gestion)."
+    )
     assert error_of(browser.login(serial, "3333")) == locked
     assert error_of(browser.login(serial, "1234")) == locked  # even the right PIN now
     assert cards.state(serial).locked
@@ -99,7 +102,7 @@ def test_pin_of_the_wrong_format_costs_no_try(discovery, cards):
 @pytest.mark.parametrize(
     ("serial", "message"),
     [
-        (LOCKED, "Carte bloquée : débloquez-la avec le code de déblocage (PUK)"),
+        (LOCKED, "Carte bloquée : débloquez-la avec son code de déblocage (PUK)"),
         (EXPIRED, "Carte expirée"),
         (OPPOSED, "Carte en opposition"),
     ],
