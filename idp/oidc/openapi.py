@@ -200,7 +200,8 @@ def _oidc_paths() -> dict[str, Any]:
 
 
 def _page_paths() -> dict[str, Any]:
-    page = {"200": PAGE, "302": REDIRECT, "400": PAGE, "404": PAGE}
+    # 403: a step of a login begun in another browser (the AUTH_SESSION_ID cookie)
+    page = {"200": PAGE, "302": REDIRECT, "400": PAGE, "403": PAGE, "404": PAGE}
     return {
         ACTIONS + "/authenticate": {
             "get": _op("Login page (e-CPS tab)", page, parameters=_TAB),
@@ -217,6 +218,7 @@ def _page_paths() -> dict[str, Any]:
                 "Pending approval status, for the page's script",
                 {
                     "200": {"description": "status", **_json(_OPEN)},
+                    "403": {"description": "another browser's login", **_json(_OPEN)},
                     "404": {"description": "gone", **_json(_OPEN)},
                 },
                 parameters=_TAB,
@@ -252,7 +254,7 @@ def _page_paths() -> dict[str, Any]:
         "/phone/{idNat}/approvals/{approvalId}": {
             "post": _op(
                 "Approve or refuse",
-                {**page, "410": PAGE},
+                {**page, "409": PAGE},
                 parameters=_path("idNat", "approvalId"),
                 requestBody=_form(
                     {
@@ -295,9 +297,19 @@ def _page_paths() -> dict[str, Any]:
         "/reader/{serial}/approvals/{approvalId}": {
             "post": _op(
                 "Approve a CIBA CARD request with the PIN",
-                {**page, "410": PAGE},
+                {**page, "401": PAGE, "403": PAGE, "409": PAGE, "423": PAGE},
                 parameters=_path("serial", "approvalId"),
                 requestBody=_form({"pin": _TEXT, "action": _TEXT, "csrf": _TEXT}),
+            )
+        },
+        "/reader/{serial}/unblock": {
+            "post": _op(
+                "Unblock a locked card: PUK and a new PIN",
+                page,
+                parameters=_path("serial"),
+                requestBody=_form(
+                    {"puk": _TEXT, "new_pin": _TEXT, "new_pin_again": _TEXT, "csrf": _TEXT}
+                ),
             )
         },
         "/pki/crl/": {"get": _op("CRL index", {"200": PAGE, "404": PAGE})},
