@@ -1,5 +1,6 @@
 """The control API is not an open door (DESIGN.md): open to loopback peers, a bearer
-token for anyone else, JSON only for writes, and a ``Host`` that names this mock (against
+token for anyone else (and for loopback peers too when the public URL publishes the mock
+beyond this machine), JSON only for writes, and a ``Host`` that names this mock (against
 CSRF from a browser page and DNS rebinding)."""
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def check() -> Response | None:
             f"Host '{request.host}' is not this mock's public or back-channel host",
         )
     state = svc.control
-    if not is_loopback(request.remote_addr) and state.admin_token != OPEN:
+    if not (state.loopback_open and _local_peer()) and state.admin_token != OPEN:
         if not state.admin_token:
             return refuse(
                 403,
@@ -52,6 +53,20 @@ def check() -> Response | None:
             415, "unsupported_media_type", "the control API accepts application/json only"
         )
     return None
+
+
+def _local_peer() -> bool:
+    """A loopback peer speaking for itself. A request forwarded for someone else
+    (``X-Forwarded-For``, ``Forwarded``) is local only when a ``--trusted-proxies`` peer
+    named a loopback client: ProxyFix has then put that client in ``remote_addr`` (and
+    kept the original in ``werkzeug.proxy_fix.orig``); from any other peer, the client
+    behind it is unknown."""
+    if not is_loopback(request.remote_addr):
+        return False
+    headers = request.headers
+    if "X-Forwarded-For" not in headers and "Forwarded" not in headers:
+        return True
+    return "werkzeug.proxy_fix.orig" in request.environ and "X-Forwarded-For" in headers
 
 
 def _given_token() -> bytes:

@@ -10,6 +10,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from idp.slots import idle
 
@@ -103,19 +104,35 @@ def _matches(entry: dict[str, Any], filters: dict[str, Any]) -> bool:
     )
 
 
+def published(settings) -> bool:
+    """Whether the public URL names a host other than this machine: then the mock is
+    published, typically by a reverse proxy on this host, whose every client reaches the
+    mock from loopback, so a loopback peer proves nothing."""
+    return not is_loopback(urlsplit(settings.effective_public_url).hostname)
+
+
 @dataclass
 class ControlState:
     admin_token: str  # "" closed off loopback, OPEN, or the token
     token_generated: bool = False
     requests: RequestLog = field(default_factory=RequestLog)
+    # False when the mock is published: the token is then asked of loopback peers too.
+    loopback_open: bool = True
 
     @classmethod
     def for_settings(cls, settings) -> ControlState:
+        """The token is generated when someone beyond this machine may call: the mock
+        listens off loopback or is published (``--admin-token none`` opts out)."""
         token = settings.admin_token
+        loopback_open = not published(settings)
         if token:
-            return cls(admin_token=token)
-        if not is_loopback(settings.host):
-            return cls(admin_token=secrets.token_urlsafe(32), token_generated=True)
+            return cls(admin_token=token, loopback_open=loopback_open)
+        if not loopback_open or not is_loopback(settings.host):
+            return cls(
+                admin_token=secrets.token_urlsafe(32),
+                token_generated=True,
+                loopback_open=loopback_open,
+            )
         return cls(admin_token="")
 
 
