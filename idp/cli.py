@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, CliError) as exc:
         print(f"psc-mock: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C is how a user stops a command: no stack trace
+        return 130
 
 
 class CliError(Exception):

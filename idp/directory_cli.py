@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -12,6 +19,9 @@ from rich.table import Table
 from idp.directory import nomenclatures
 from idp.directory.model import Practitioner
 from idp.mockdata import Identity
+
+if TYPE_CHECKING:
+    from idp.directory.index import ImportSummary
 
 
 def add_directory_commands(commands) -> None:
@@ -196,19 +206,24 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    import time
+    """Build the index in a partial file beside it, renamed onto it only once complete:
+    a failed or interrupted import leaves nothing (an empty index left behind blocked the
+    next import and was served as if ready)."""
+    import sqlite3
     from collections import Counter
-    from pathlib import Path
-
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     from idp.cli import CliError
-    from idp.directory.index import Directory
-    from idp.directory.loaders import DirectoryFileError, Issue
+    from idp.directory.index import why_not_creatable
+    from idp.directory.loaders import Issue
 
-    source = Path(args.file)
-    if not source.is_file():
-        raise CliError(f"{source}: file not found")
+    source, target = Path(args.file), Path(args.index)
+    _check_readable(source)
+    if os.path.lexists(target):
+        taken = "l'index existe déjà" if target.exists() else "un lien cassé porte ce nom"
+        raise CliError(f"{target} : {taken}")
+    if problem := why_not_creatable(target):
+        raise CliError(f"{target} : impossible de créer l'index ({problem})")
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
     reasons: Counter = Counter()
     shown: list[Issue] = []
 
@@ -218,9 +233,44 @@ def _import(args: argparse.Namespace) -> int:
             shown.append(issue)
 
     try:
-        directory = Directory.create(args.index)
-    except (FileExistsError, OSError) as exc:
-        raise CliError(str(exc)) from exc
+        with _signals_interrupt():
+            count, summary, elapsed = _build(partial, source, on_issue)
+            if count:
+                os.replace(partial, target)
+    except _Interrupted as exc:
+        print(f"psc-mock: import interrompu : {target} n'a pas été créé", file=sys.stderr)
+        return 128 + exc.signum
+    except (OSError, sqlite3.Error, ValueError) as exc:  # ValueError: the directory's errors
+        raise CliError(_import_failure(exc, source, target)) from exc
+    finally:
+        _remove_partial(partial)
+    for issue in shown:
+        print(issue)
+    for (severity, column, reason), n in reasons.most_common():
+        print(f"  {n:>8} {severity}: {column}: {reason}")
+    print(
+        f"{args.index}: {_plural(count, 'professional')} from {source} ({summary.layout}, "
+        f"{summary.encoding}) in {elapsed:.1f} s; {_plural(summary.errors, 'line')} rejected, "
+        f"{_plural(summary.warnings, 'warning')}"
+    )
+    if not count:
+        print(
+            f"psc-mock: {source} : aucun professionnel valide, {target} n'a pas été créé",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _build(partial: Path, source: Path, on_issue) -> tuple[int, ImportSummary, float]:
+    """Import ``source`` into a new index at ``partial``, a progress bar meanwhile: how
+    many people it holds, the import's summary, and how long it took."""
+    import time
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from idp.directory.index import Directory
+
     started = time.perf_counter()
     columns = (
         *Progress.get_default_columns()[:2],
@@ -228,6 +278,7 @@ def _import(args: argparse.Namespace) -> int:
         DownloadColumn(),
         TimeRemainingColumn(),
     )
+    directory = Directory.create(partial)
     try:
         with Progress(*columns, transient=True) as progress:
             task = progress.add_task(f"import {source.name}", total=source.stat().st_size)
@@ -236,23 +287,68 @@ def _import(args: argparse.Namespace) -> int:
                 on_issue=on_issue,
                 progress=lambda done: progress.update(task, completed=done),
             )
-    except DirectoryFileError as exc:
+        return len(directory), summary, time.perf_counter() - started
+    finally:
         directory.close()
-        Path(args.index).unlink(missing_ok=True)
-        raise CliError(str(exc)) from exc
-    count = len(directory)
-    directory.close()
-    elapsed = time.perf_counter() - started
-    for issue in shown:
-        print(issue)
-    for (severity, column, reason), n in reasons.most_common():
-        print(f"  {n:>8} {severity}: {column}: {reason}")
-    print(
-        f"{args.index}: {count} professionals from {source} ({summary.layout}, "
-        f"{summary.encoding}) in {elapsed:.1f} s; {summary.errors} lines rejected, "
-        f"{summary.warnings} warnings"
-    )
-    return 0 if count else 1
+
+
+def _check_readable(source: Path) -> None:
+    """CliError saying why ``source`` cannot be read, before anything is created."""
+    from idp.cli import CliError
+    from idp.settings import file_problem
+
+    try:
+        with source.open("rb"):
+            pass
+    except OSError as exc:
+        raise CliError(f"{source} : {file_problem(exc)}") from exc
+
+
+def _import_failure(exc: Exception, source: Path, target: Path) -> str:
+    """What went wrong, naming the file it concerns, and that no index was left."""
+    import sqlite3
+
+    from idp.settings import file_problem
+
+    if isinstance(exc, OSError):
+        return f"{exc.filename or source} : {file_problem(exc)} ; {target} n'a pas été créé"
+    if isinstance(exc, sqlite3.Error):  # the disk full, mostly
+        return f"{target} : écriture impossible ({exc}) ; l'index n'a pas été créé"
+    return f"{exc}\n{target} n'a pas été créé"  # the directory's errors name file and line
+
+
+def _remove_partial(partial: Path) -> None:
+    """The partial index and SQLite's journal beside it, if any is left."""
+    for leftover in (partial, partial.with_name(partial.name + "-journal")):
+        leftover.unlink(missing_ok=True)
+
+
+class _Interrupted(BaseException):
+    """Ctrl-C or SIGTERM during an import: unwinds it so that its partial file goes."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`_Interrupted` meanwhile (SIGTERM killed the
+    process at once, its partial file left behind); the previous handlers after."""
+
+    def interrupt(signum: int, _frame) -> None:
+        raise _Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _reason_kind(reason: str) -> str:

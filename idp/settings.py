@@ -7,6 +7,7 @@ code and the docs cannot disagree.
 
 from __future__ import annotations
 
+import errno
 import os
 import tomllib
 from collections.abc import Mapping
@@ -20,6 +21,22 @@ REALM_PATH = "/auth/realms/esante-wallet"
 
 class SettingsError(ValueError):
     """A setting has a value the mock cannot use; the message names its source."""
+
+
+_FILE_PROBLEMS = {
+    errno.ENOENT: "fichier introuvable",
+    errno.EISDIR: "c'est un dossier, pas un fichier",
+    errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+    errno.EACCES: "accès refusé (droits du fichier)",
+    errno.EPERM: "accès refusé (droits du fichier)",
+    errno.ENOSPC: "disque plein",
+}
+
+
+def file_problem(exc: OSError) -> str:
+    """Why a file the user named could not be used, in a few French words: every command
+    says it the same way. ``strerror`` alone is None for some errors (seeking a pipe)."""
+    return _FILE_PROBLEMS.get(exc.errno or 0) or exc.strerror or str(exc) or type(exc).__name__
 
 
 def _setting(default: Any, doc: str, *, choices: tuple[str, ...] = ()) -> Any:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sqlite3
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 from idp.directory.index import ImportSummary
@@ -33,6 +35,15 @@ def prepare(parser: RowParser, first: int, lines: list[str]) -> Prepared:
     issues: list[Issue] = []
     records = [record(p) for _, p in parser.runs(enumerate(lines, first), issues.append)]
     return list(zip(*records, strict=True)), issues
+
+
+def _worker_signals() -> None:
+    """In each worker: Ctrl-C is the parent's to handle (it stops the pool), and SIGTERM,
+    the pool's way to stop a worker, kills it quietly. Without this, Ctrl-C printed one
+    KeyboardInterrupt traceback per worker, and a handler the parent had installed ran in
+    them too."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class Import:
@@ -61,36 +72,25 @@ class Import:
         fresh = self._db.execute("SELECT 1 FROM practitioner LIMIT 1").fetchone() is None
         self._db.execute("PRAGMA synchronous = OFF")  # an interrupted import is redone
         self._db.execute("PRAGMA cache_size = -131072")  # 128 MiB
-        if fresh:  # one sorted build at the end beats two million random inserts
-            self._db.execute("DROP INDEX IF EXISTS practitioner_sort")
-        else:  # who this import wrote: their next run is merged, others are replaced
-            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS imported (id_nat TEXT PRIMARY KEY)")
-            self._db.execute("DELETE FROM imported")
-        writer = Writer(
-            self._db, merging=(lambda _: True) if fresh else self._imported, staging=fresh
-        )
-        people = 0
+        # One transaction from here: a DROP INDEX outside it was committed at once, and an
+        # import killed midway left an index without its sort order.
+        self._db.execute("BEGIN")
         try:
-            for columns, issues in self._prepared(reader):
-                records = list(map(Record._make, zip(*columns, strict=True)))
-                for issue in issues:
-                    self._report(issue)
-                for batch in batches(records, BATCH):
-                    writer.write(batch)
-                    if not fresh:
-                        self._db.executemany(
-                            "INSERT OR IGNORE INTO imported VALUES (?)",
-                            [(r.id_nat,) for r in batch],
-                        )
-                people += len(records)
-                if self._progress:
-                    self._progress(reader.bytes_read)
+            if fresh:  # one sorted build at the end beats two million random inserts
+                self._db.execute("DROP INDEX IF EXISTS practitioner_sort")
+            else:  # who this import wrote: their next run is merged, others are replaced
+                self._db.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS imported (id_nat TEXT PRIMARY KEY)"
+                )
+                self._db.execute("DELETE FROM imported")
+            merging = (lambda _: True) if fresh else self._imported
+            writer = Writer(self._db, merging=merging, staging=fresh)
+            people = self._write(reader, writer, fresh)
             writer.finish()
             self._db.execute(SORT_INDEX)
             self._db.commit()
         except BaseException:
-            self._db.rollback()
-            self._db.execute(SORT_INDEX)  # its DROP was not part of the transaction
+            self._db.rollback()  # the DROP INDEX too: it is part of the transaction
             raise
         finally:
             self._db.execute("PRAGMA synchronous = FULL")
@@ -104,6 +104,27 @@ class Import:
             self._counts["warning"],
         )
 
+    def _write(self, reader: ExtractionReader, writer: Writer, fresh: bool) -> int:
+        """Write every chunk's people as they come; closing the chunks on an error (or
+        Ctrl-C) at once stops the worker processes."""
+        people = 0
+        with closing(self._prepared(reader)) as prepared:
+            for columns, issues in prepared:
+                records = list(map(Record._make, zip(*columns, strict=True)))
+                for issue in issues:
+                    self._report(issue)
+                for batch in batches(records, BATCH):
+                    writer.write(batch)
+                    if not fresh:
+                        self._db.executemany(
+                            "INSERT OR IGNORE INTO imported VALUES (?)",
+                            [(r.id_nat,) for r in batch],
+                        )
+                people += len(records)
+                if self._progress:
+                    self._progress(reader.bytes_read)
+        return people
+
     def _prepared(self, reader: ExtractionReader) -> Iterator[Prepared]:
         """Each chunk's records, in file order."""
         chunks = reader.chunks(_CHUNK_LINES)
@@ -113,7 +134,8 @@ class Import:
         # fork: forkserver and spawn import the caller's __main__ again in each worker, and
         # a caller whose __main__ cannot be imported (a script read from stdin) hung for
         # good. The workers only parse lines: they touch no lock of this process's threads.
-        with multiprocessing.get_context("fork").Pool(self._workers) as pool:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(self._workers, initializer=_worker_signals) as pool:
             pending: deque = deque()
             for first, lines in chunks:
                 pending.append(pool.apply_async(prepare, (reader.parser, first, lines)))

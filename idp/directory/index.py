@@ -19,6 +19,7 @@ microseconds, so serialising them costs less than a connection per thread would.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -82,10 +83,11 @@ class ImportSummary:
 class Directory:
     """Who exists, looked up by idNat or searched, safe to share between threads."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, *, read_only: bool = False) -> None:
         """Wrap an open connection to an index; use the class methods to get one."""
         self._db = connection
         self._lock = threading.RLock()
+        self.read_only = read_only  # an imported index: served, never written
 
     @classmethod
     def memory(cls) -> Directory:
@@ -113,12 +115,20 @@ class Directory:
 
     @classmethod
     def create(cls, index_file: str | Path) -> Directory:
-        """A new, empty on-disk index; refuses to overwrite an existing file."""
+        """A new, empty on-disk index; refuses to overwrite an existing file.
+
+        DirectoryIndexError, naming the file, when it cannot be created (SQLite only says
+        "unable to open database file")."""
         path = Path(index_file)
         if path.exists():
             raise FileExistsError(f"{path}: l'index existe déjà")
-        connection = sqlite3.connect(path, check_same_thread=False)
-        create_schema(connection)
+        try:
+            connection = sqlite3.connect(path, check_same_thread=False)
+            create_schema(connection)
+        except sqlite3.Error as exc:
+            raise DirectoryIndexError(
+                f"{path} : impossible de créer l'index ({why_not_creatable(path) or exc})"
+            ) from exc
         return cls(connection)
 
     @classmethod
@@ -304,6 +314,17 @@ class Directory:
 
         with self._lock:
             return Import(self._db, path, on_issue, progress, workers).run()
+
+
+def why_not_creatable(path: Path) -> str:
+    """Why a file cannot be created at ``path``, in words, or "" if no reason is seen
+    (SQLite only says "unable to open database file")."""
+    folder = path.parent
+    if not folder.is_dir():
+        return f"le dossier {folder} n'existe pas"
+    if not os.access(folder, os.W_OK):
+        return f"pas le droit d'écrire dans le dossier {folder}"
+    return ""
 
 
 def _page(column: str, after: str, before: str) -> tuple[list[str], list[str], str]:

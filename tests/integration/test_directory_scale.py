@@ -100,7 +100,7 @@ def test_import_reports_rejected_lines_by_file_line_and_column(tmp_path):
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["directory", "import", "{tmp}/missing.txt", "--index", "{tmp}/x.sqlite"], "not found"),
+        (["directory", "import", "{tmp}/missing.txt", "--index", "{tmp}/x.sqlite"], "introuvable"),
         (["directory", "generate", "{tmp}/x.txt", "--rows", "0"], "--rows"),
         (["serve", "--port", "0", "--directory", "{tmp}/missing.sqlite"], "introuvable"),
     ],

@@ -1,0 +1,164 @@
+"""Bad input to the console script: one clear line naming the file, no stack trace, and
+nothing left behind (review of the CLI's error paths)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_cli import PSC_MOCK
+
+ROOT = Path(__file__).resolve().parents[2]
+EXTRACTION = "Extraction_ProSanteConnect_Personne_activite_202401010000.txt"
+
+
+def psc_mock(*args: str, **options) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*PSC_MOCK, *args], capture_output=True, text=True, timeout=120, **options
+    )
+
+
+@pytest.fixture(scope="module")
+def extraction(tmp_path_factory) -> Path:
+    """A generated extraction of 3,000 rows (its index is about 2 MB)."""
+    path = tmp_path_factory.mktemp("extraction") / EXTRACTION
+    assert psc_mock("directory", "generate", str(path), "--rows", "3000").returncode == 0
+    return path
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Index files and partial ones in ``folder``."""
+    return sorted(p.name for p in folder.iterdir() if ".idx" in p.name)
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess, *says: str) -> None:
+    assert "Traceback" not in result.stderr, result.stderr
+    for text in says:
+        assert text in result.stderr, result.stderr
+
+
+# --- directory import: a failed import leaves no index -------------------------------
+
+
+@pytest.mark.parametrize("rows", [[], ["not|a|row|"]], ids=["header-only", "all-rejected"])
+def test_an_import_without_anyone_leaves_no_index(rows, extraction, tmp_path):
+    source = tmp_path / EXTRACTION
+    header = extraction.read_text(encoding="utf-8").splitlines()[0]
+    source.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    index = tmp_path / "a.idx"
+    result = psc_mock("directory", "import", str(source), "--index", str(index))
+    assert result.returncode == 1
+    assert_one_clear_line(result, "aucun professionnel valide", f"{index} n'a pas été créé")
+    assert leftovers(tmp_path) == []
+    again = psc_mock("directory", "import", str(extraction), "--index", str(index))
+    assert again.returncode == 0, again.stderr
+    assert leftovers(tmp_path) == ["a.idx"]
+
+
+def _small_file_limit() -> None:
+    """In the child: files may not grow past 300 kB (the disk is full, for SQLite)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+
+
+def test_an_import_failing_midway_leaves_no_index(extraction, tmp_path):
+    index = tmp_path / "a.idx"
+    result = psc_mock(
+        "directory", "import", str(extraction), "--index", str(index), preexec_fn=_small_file_limit
+    )
+    assert result.returncode == 2
+    assert_one_clear_line(result, f"{index} : écriture impossible")
+    assert leftovers(tmp_path) == []
+    again = psc_mock("directory", "import", str(extraction), "--index", str(index))
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
+def test_an_unreadable_extraction_is_named(extraction, tmp_path):
+    source = tmp_path / EXTRACTION
+    source.write_bytes(extraction.read_bytes())
+    source.chmod(0)
+    result = psc_mock("directory", "import", str(source), "--index", str(tmp_path / "a.idx"))
+    assert result.returncode == 2
+    assert_one_clear_line(result, f"{source} : accès refusé")
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("index", "says"),
+    [
+        ("missing/a.idx", "le dossier {tmp}/missing n'existe pas"),
+        ("dangling.idx", "un lien cassé porte ce nom"),
+        ("taken.idx", "l'index existe déjà"),
+    ],
+)
+def test_an_index_that_cannot_be_created_is_named(index, says, extraction, tmp_path):
+    (tmp_path / "dangling.idx").symlink_to(tmp_path / "nowhere" / "a.idx")
+    (tmp_path / "taken.idx").write_text("mine")
+    result = psc_mock("directory", "import", str(extraction), "--index", str(tmp_path / index))
+    assert result.returncode == 2
+    assert_one_clear_line(result, f"{tmp_path / index} : ", says.format(tmp=tmp_path))
+    assert (tmp_path / "taken.idx").read_text() == "mine"
+    assert leftovers(tmp_path) == ["dangling.idx", "taken.idx"]
+
+
+def test_a_folder_given_as_extraction_is_called_a_folder(tmp_path):
+    result = psc_mock("directory", "import", str(tmp_path), "--index", str(tmp_path / "a.idx"))
+    assert result.returncode == 2
+    assert_one_clear_line(result, f"{tmp_path} : c'est un dossier")
+
+
+def test_ctrl_c_stops_an_import_quietly_and_leaves_nothing(tmp_path):
+    """Ctrl-C reaches the whole process group: the command and its worker processes."""
+    source = tmp_path / EXTRACTION
+    assert psc_mock("directory", "generate", str(source), "--rows", "200000").returncode == 0
+    index = tmp_path / "a.idx"
+    process = subprocess.Popen(
+        [*PSC_MOCK, "directory", "import", str(source), "--index", str(index)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(".partial-" in name for name in leftovers(tmp_path)):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    time.sleep(1.5)  # the workers parse, the parent writes
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert f"import interrompu : {index} n'a pas été créé" in stderr
+    assert leftovers(tmp_path) == []
+
+
+def test_an_import_killed_midway_keeps_the_index_sorted(extraction, tmp_path):
+    """Into an existing index (as a library caller does): the DROP INDEX that speeds up a
+    fresh import was committed on its own, so a killed import left no sort index."""
+    index = tmp_path / "a.idx"
+    script = (
+        "import os, signal\n"
+        "from idp.directory.index import Directory\n"
+        f"directory = Directory.create({str(index)!r})\n"
+        "def die(issue):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"directory.import_file({str(tmp_path / EXTRACTION)!r}, on_issue=die, workers=0)\n"
+    )
+    lines = extraction.read_text(encoding="utf-8").splitlines()
+    lines[2000] = "not|a|row|"
+    (tmp_path / EXTRACTION).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    killed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    with sqlite3.connect(index) as db:  # SQLite rolls the interrupted transaction back
+        names = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+        assert "practitioner_sort" in names
+        assert db.execute("SELECT COUNT(*) FROM practitioner").fetchone()[0] == 0
