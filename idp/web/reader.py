@@ -176,7 +176,7 @@ def unblock(serial: str) -> Response:
         return _page(svc, serial, error=PUK_FORMAT, status=400)
     if not _is_code(pin, PIN_LENGTH):
         return _page(svc, serial, error=PIN_FORMAT, status=400)
-    if pin != request.form.get("new_pin_again", ""):
+    if not hmac.compare_digest(pin.encode(), request.form.get("new_pin_again", "").encode()):
         return _page(svc, serial, error=PIN_MISMATCH, status=400)
     try:
         svc.cards.backend(serial).unblock(puk, pin)
