@@ -21,6 +21,7 @@ from cheroot import wsgi
 
 from idp.app import create_app
 from idp.clock import Clock
+from idp.control.guard import MAX_JSON_BYTES
 from idp.settings import Settings
 from idp.slots import Slots
 from idp.tls import client_authorities
@@ -30,6 +31,18 @@ BACKLOG = 1024
 # How long a thread that answered a keep-alive connection waits for its next request before
 # handing it back to cheroot's selector thread (see _Listener.put_conn).
 LINGER_MS = 1.0
+# Request line and headers together, at most (cheroot's default, 0, is no limit: one 300 MB
+# header grew the process by 370 MB). nginx reads 4 buffers of 8 KiB (32 KiB), Quarkus
+# (Keycloak) 20 KiB of headers; 64 KiB leaves room for a long authorize URL and a client
+# certificate forwarded in a header. Beyond it cheroot answers 414 (request line) or 413
+# and closes the connection.
+MAX_HEADER_BYTES = 64 * 1024
+# Request bodies, at most: without it cheroot reads whatever Content-Length announces, into
+# memory at once, even to skip the body of a request whose endpoint ignores it (200 MB: the
+# process peaked at 437 MB). Above the app's own limits (forms: Werkzeug's 500 kB for a
+# Content-Length; control API JSON: guard.MAX_JSON_BYTES), which answer their own 413: a
+# chunked body is refused by cheroot only while the app reads it, as an error (a 500).
+MAX_BODY_BYTES = 2 * MAX_JSON_BYTES
 
 
 class MockServer:
@@ -89,6 +102,8 @@ class MockServer:
             server.ssl_adapter = tls_adapter(
                 settings.tls_cert, settings.tls_key, client_authorities(settings)
             )
+        server.max_request_header_size = MAX_HEADER_BYTES
+        server.max_request_body_size = MAX_BODY_BYTES
         # Each listener its own slots: the holders of a quiet one wait for its connections.
         server.requests.get = Slots(settings.active_threads).around(server.requests)
         server.prepare()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from idp.context import Services, services
 from idp.control import guard, sync
@@ -40,7 +41,18 @@ def _bad_request(error: BadRequest) -> Response:
 
 
 def _body() -> dict[str, Any]:
-    if not request.get_data():
+    """The request's JSON object ({} without a body), refused (413) from
+    ``guard.MAX_JSON_BYTES`` on: Werkzeug raises beyond it for a Content-Length, and
+    stops reading a chunked body there, which then fills the limit exactly."""
+    try:
+        data = request.get_data()
+    except RequestEntityTooLarge:
+        data = None
+    if data is None or len(data) >= guard.MAX_JSON_BYTES:
+        raise BadRequest(
+            f"the body must be smaller than {guard.MAX_JSON_BYTES} bytes", 413, "request_too_large"
+        )
+    if not data:
         return {}
     body = request.get_json(silent=True)
     if not isinstance(body, dict):

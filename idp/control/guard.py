@@ -17,6 +17,9 @@ _WRITES = ("POST", "PUT", "PATCH")
 # The dashboard's browser holds the admin token in this cookie (HttpOnly, SameSite=Strict),
 # set from ``/_mock/ui?token=…`` once: a browser cannot send a bearer header by itself.
 ADMIN_COOKIE = "psc_mock_admin"
+# The largest body the control API reads (it reads JSON whole, into memory): its biggest
+# legitimate ones, a professional of the directory or a PEM signing key, are a few KiB.
+MAX_JSON_BYTES = 1024 * 1024
 
 
 def refuse(status: int, error: str, description: str) -> Response:
@@ -27,6 +30,7 @@ def refuse(status: int, error: str, description: str) -> Response:
 
 def check() -> Response | None:
     """``before_request`` of the control blueprint: None lets the request through."""
+    request.max_content_length = MAX_JSON_BYTES  # reading more raises RequestEntityTooLarge
     svc = services()
     if not host_allowed(request.host, svc.settings):
         return refuse(
