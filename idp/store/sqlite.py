@@ -139,11 +139,12 @@ class Store:
             self._execute("COMMIT")
 
     def of_kind(self, kind: str, limit: int = 200) -> list[Record]:
-        """Live records of one kind, newest expiry last (a dashboard's listing)."""
+        """Live records of one kind, latest expiry first (a dashboard's listing: past the
+        limit, the oldest are left out, not the logins a trainer just saw happen)."""
         with self._lock:
             rows = self._execute(
                 "SELECT key, value, expires_at FROM record WHERE kind = ?"
-                " AND (expires_at IS NULL OR expires_at > ?) ORDER BY expires_at LIMIT ?",
+                " AND (expires_at IS NULL OR expires_at > ?) ORDER BY expires_at DESC LIMIT ?",
                 (kind, self.clock.now(), limit),
             ).fetchall()
         return [_record(row) for row in rows]

@@ -94,3 +94,24 @@ def test_pending_approvals_and_sessions_are_listed(url):
     sessions = requests.get(url + "/_mock/sessions", timeout=5).json()["sessions"]
     assert any(s["id_nat"] == AUTO and s["clients"] == ["psc-mock-ci"] for s in sessions)
     assert "browser_key" not in str(sessions) and "csrf" not in str(approvals)
+
+
+def test_the_latest_sessions_are_listed_past_the_limit(url):
+    """A busy training room has more sessions than the list shows (200): the ones left out
+    are the oldest, not the login the trainer just watched."""
+    from tests.fixture_people import person
+    from tests.oidc_client import RelyingParty
+
+    discovery = requests.get(
+        url + "/auth/realms/esante-wallet/.well-known/wallet-openid-configuration", timeout=5
+    ).json()
+    rp = RelyingParty(discovery)
+    with requests.Session() as browser:
+        for _ in range(201):  # each its own browser: no SSO cookie sent back
+            browser.cookies.clear()
+            login = browser.get(rp.authorization_url(login_hint=AUTO)[0], allow_redirects=False)
+            assert login.status_code == 302
+    latest = person(lambda p, i: p.id_nat != AUTO and len(p.id_nat) == 12, policy="auto")
+    rp.login_auto(latest.id_nat)
+    sessions = requests.get(url + "/_mock/sessions", timeout=5).json()["sessions"]
+    assert len(sessions) == 200 and sessions[0]["id_nat"] == latest.id_nat
