@@ -40,7 +40,7 @@ def _bad_request(error: BadRequest) -> Response:
     return guard.refuse(error.status, error.error, error.description)
 
 
-def _body() -> dict[str, Any]:
+def json_body() -> dict[str, Any]:
     """The request's JSON object ({} without a body), refused (413) from
     ``guard.MAX_JSON_BYTES`` on: Werkzeug raises beyond it for a Content-Length, and
     stops reading a chunked body there, which then fills the limit exactly."""
@@ -60,11 +60,25 @@ def _body() -> dict[str, Any]:
     return body
 
 
-def parse_duration(value: Any) -> float:
-    """Seconds from a number or a text such as ``"90s"``, ``"30m"``, ``"4h"``, ``"1h30m"``,
-    ``"-10s"``."""
+def text_field(body: dict[str, Any], name: str, default: str = "") -> str:
+    """A text field of a JSON body (absent or null: ``default``), else 400 naming it: a
+    list or a number passed on to a lookup or a search was a 500."""
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise BadRequest(f"'{name}' must be text")
+    return value
+
+
+def parse_duration(value: Any, name: str) -> float:
+    """Seconds from the field ``name``: a number or a text such as ``"90s"``, ``"30m"``,
+    ``"4h"``, ``"1h30m"``, ``"-10s"``."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError as exc:  # an integer of hundreds of digits
+            raise BadRequest(f"'{name}' is too long a duration") from exc
     if isinstance(value, str):
         text = value.strip().replace(" ", "")
         sign = -1.0 if text.startswith("-") else 1.0
@@ -72,10 +86,14 @@ def parse_duration(value: Any) -> float:
         parts = _DURATION.findall(text)
         if text and "".join(number + unit for number, unit in parts) == text:
             return sign * sum(float(number) * _UNITS[unit] for number, unit in parts)
-    raise BadRequest(f"not a duration: {value!r} (seconds, or e.g. '90s', '30m', '4h')")
+    raise BadRequest(f"'{name}' is not a duration: {value!r} (seconds, or e.g. '90s', '30m', '4h')")
 
 
 # --- clock ---------------------------------------------------------------------------
+
+# Where the mock clock may stand: a datetime holds years 1 to 9999, and expiries (lifetimes,
+# the 48 h propagation delay, key retention) are added to the clock: a year of margin.
+_CLOCK_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
 
 
 def _clock_state(svc: Services) -> dict[str, Any]:
@@ -95,26 +113,45 @@ def clock_show() -> Response:
     return jsonify(_clock_state(services()))
 
 
+def _clock_time(seconds: float, name: str) -> float:
+    """``seconds`` (epoch) if the clock may stand there, else 400 naming the field: one
+    advance of 1e308 s left every later read of the clock failing until a reset."""
+    low, high = _CLOCK_RANGE
+    if not low.timestamp() <= seconds <= high.timestamp():  # NaN too
+        raise BadRequest(
+            f"'{name}' must keep the mock clock between {low:%Y-%m-%d} and {high:%Y-%m-%d}"
+        )
+    return seconds
+
+
+def _freeze_at(at: Any) -> float | None:
+    """``at`` (epoch seconds or an ISO date-time, absent: now) as epoch seconds."""
+    if at is None:
+        return None
+    if isinstance(at, str):
+        try:
+            parsed = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise BadRequest(f"'at' is not an ISO date-time: {at!r}") from exc
+        at = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    elif not isinstance(at, int | float) or isinstance(at, bool):
+        raise BadRequest("'at' must be epoch seconds or an ISO date-time")
+    return _clock_time(at, "at")
+
+
 @bp.post("/clock")
 def clock_change() -> Response:
     svc = services()
-    body = _body()
+    body = json_body()
     action = body.get("action")
     if action == "freeze":
-        at = body.get("at")
-        if isinstance(at, str):
-            try:
-                parsed = datetime.fromisoformat(at.replace("Z", "+00:00"))
-            except ValueError as exc:
-                raise BadRequest(f"'at' is not an ISO date-time: {at!r}") from exc
-            at = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-        elif at is not None and not isinstance(at, int | float):
-            raise BadRequest("'at' must be epoch seconds or an ISO date-time")
-        svc.clock.freeze(at)
+        svc.clock.freeze(_freeze_at(body.get("at")))
     elif action == "advance":
         if "by" not in body:
             raise BadRequest("'advance' needs 'by' (e.g. '90s', '30m', '4h', or seconds)")
-        svc.clock.advance(parse_duration(body["by"]))
+        by = parse_duration(body["by"], "by")
+        _clock_time(svc.clock.now() + by, "by")
+        svc.clock.advance(by)
     elif action == "resume":
         svc.clock.resume()
     elif action == "reset":
@@ -166,7 +203,7 @@ def scenario_show(id_nat: str) -> Response:
 def scenario_set(id_nat: str) -> Response:
     svc = services()
     _require_person(svc, id_nat)
-    _body()  # a JSON object
+    json_body()  # a JSON object
     try:
         values = parse_scenario(
             request.get_data(as_text=True) or "{}",
@@ -248,7 +285,7 @@ def faults_list() -> Response:
 @bp.put("/faults/<endpoint>")
 def fault_set(endpoint: str) -> Response:
     endpoint = _fault_endpoint(endpoint)
-    body = _body()
+    body = json_body()
     known = {"status", "error", "error_description", "delay", "times"}
     unknown = set(body) - known
     if unknown:
@@ -263,11 +300,9 @@ def fault_set(endpoint: str) -> Response:
         fault["status"] = status
     for name in ("error", "error_description"):
         if body.get(name) is not None:
-            if not isinstance(body[name], str):
-                raise BadRequest(f"'{name}' must be text")
-            fault[name] = body[name]
+            fault[name] = text_field(body, name)
     if body.get("delay") is not None:
-        delay = parse_duration(body["delay"])
+        delay = parse_duration(body["delay"], "delay")
         if not 0 <= delay <= 120:
             raise BadRequest("'delay' must be between 0 and 120 seconds")
         fault["delay"] = delay
@@ -309,7 +344,7 @@ def tampering_set() -> Response:
     from idp.control.tampering import KEY, TAMPER, validate
 
     try:
-        spec = validate(_body())
+        spec = validate(json_body())
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
     services().store.put(TAMPER, KEY, spec)
@@ -335,23 +370,21 @@ def tokens_issue() -> Response:
     from idp.control import tampering
 
     svc = services()
-    body = _body()
+    body = json_body()
     id_nat = body.get("id_nat")
     if not isinstance(id_nat, str) or not id_nat:
         raise BadRequest("'id_nat' is required")
     practitioner = svc.directory.get(id_nat)
     if practitioner is None:
         raise BadRequest(f"no professional {id_nat} in the directory", 404, "not_found")
-    client_id = body.get("client_id", "psc-mock-ci")
+    client_id = text_field(body, "client_id", "psc-mock-ci")
     if client_id not in svc.mockdata.clients:
         raise BadRequest(f"unknown client_id {client_id!r} (see clients.yaml)")
-    means = body.get("means", "MOBILE")
+    means = text_field(body, "means", "MOBILE")
     if means not in ("MOBILE", "CARD"):
         raise BadRequest("'means' must be MOBILE or CARD")
-    scope = body.get("scope", "openid scope_all")
-    nonce = body.get("nonce", "")
-    if not isinstance(scope, str) or not isinstance(nonce, str):
-        raise BadRequest("'scope' and 'nonce' must be text")
+    scope = text_field(body, "scope", "openid scope_all")
+    nonce = text_field(body, "nonce")
     spec = None
     extra = {name: body[name] for name in ("change", "drop", "set", "tokens") if name in body}
     if extra:
@@ -429,10 +462,10 @@ def keys_rotate() -> Response:
     from idp.oidc.keys import SigningKey
 
     svc = services()
-    body = _body()
+    body = json_body()
     retention = svc.settings.key_retention
     if body.get("retention") is not None:
-        retention = parse_duration(body["retention"])
+        retention = parse_duration(body["retention"], "retention")
     new = None
     if body.get("pem"):
         try:
@@ -462,7 +495,7 @@ def directory_show(id_nat: str) -> Response:
 def directory_put(id_nat: str) -> Response:
     svc = services()
     try:
-        practitioner = practitioner_from_json(_body(), id_nat)
+        practitioner = practitioner_from_json(json_body(), id_nat)
     except PractitionerError as exc:
         raise BadRequest(str(exc)) from exc
     known = svc.edits.put(practitioner)

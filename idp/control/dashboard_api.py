@@ -12,7 +12,7 @@ from idp.auth.ecps import APPROVAL, PENDING
 from idp.claims import Authentication, userinfo
 from idp.context import Services, services
 from idp.control import guard
-from idp.control.api import BadRequest
+from idp.control.api import BadRequest, json_body, text_field
 from idp.directory import nomenclatures
 from idp.directory.model import Practitioner
 from idp.oidc.sessions import SESSION
@@ -132,7 +132,7 @@ def training_assign() -> Response:
     """Hand ``count`` trainees each a distinct identity that can log in both ways
     (activated e-CPS; a card when there is one), keeping earlier assignments."""
     svc = services()
-    body = request.get_json(silent=True) or {}
+    body = json_body()
     count = body.get("count")
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= _MAX_TRAINEES:
         raise BadRequest(f"'count' must be a number from 1 to {_MAX_TRAINEES}")
@@ -140,7 +140,7 @@ def training_assign() -> Response:
     candidates = [
         p
         for p in svc.directory.search(
-            body.get("q", ""), profession=body.get("profession", ""), limit=2000
+            text_field(body, "q"), profession=text_field(body, "profession"), limit=2000
         )
         if p.id_nat not in taken and _trainable(svc, p)
     ]

@@ -3,6 +3,8 @@ real client (Authlib's, pyjwt through the JWKS), over HTTP against a live mock."
 
 from __future__ import annotations
 
+import json
+
 import jwt
 import pytest
 import requests
@@ -475,3 +477,35 @@ def test_what_the_request_log_masks():
         "code_challenge_method",
     ):
         assert not is_secret(name), name
+
+
+# --- bad input -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/clock", {"action": "advance", "by": 1e308}, "by"),
+        ("/clock", {"action": "advance", "by": -1e308}, "by"),
+        ("/clock", {"action": "advance", "by": float("inf")}, "by"),
+        ("/clock", {"action": "advance", "by": 10**400}, "by"),
+        ("/clock", {"action": "freeze", "at": 1e300}, "at"),
+        ("/clock", {"action": "freeze", "at": "0001-01-01T00:00:00Z"}, "at"),
+        ("/tokens", {"id_nat": AUTO, "client_id": ["x"]}, "client_id"),
+        ("/tokens", {"id_nat": AUTO, "client_id": {}}, "client_id"),
+        ("/training", {"count": 5, "q": 5}, "q"),
+        ("/training", {"count": 5, "q": ["x"]}, "q"),
+        ("/training", {"count": 5, "profession": ["x"]}, "profession"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(url, path, body, field):
+    raw = json.dumps(body)  # as a client may send it: Infinity too (requests' json= refuses)
+    answer = control(url, "POST", path, data=raw, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert f"'{field}'" in answer.json()["error_description"]
+    clock = control(url, "GET", "/clock")
+    assert clock.status_code == 200
+    assert clock.json()["frozen"] is False and clock.json()["offset"] == pytest.approx(0, abs=5)
+    assert control(url, "GET", "/sessions").json()["sessions"] == []
+    assert control(url, "GET", "/training").json()["trainees"] == []
+    assert requests.get(url + "/_mock/health/ready", timeout=5).status_code == 200
