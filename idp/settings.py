@@ -77,8 +77,9 @@ class Settings:
     directory: str = _setting(
         "",
         "A directory index built by `psc-mock directory import` (a national extraction): "
-        "opened, not loaded, and served instead of the fixtures' `annuaire/`. The fixtures' "
-        "credentials and clients still apply. Empty: the fixtures' directory.",
+        "opened read-only, not loaded, and served instead of the fixtures' `annuaire/` (the "
+        "control API's directory edits answer 409: import again to change it). The "
+        "fixtures' credentials and clients still apply. Empty: the fixtures' directory.",
     )
     strict: bool = _setting(
         True,

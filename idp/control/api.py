@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from idp.context import Services, services
 from idp.control import guard, sync
 from idp.control.directory import PractitionerError, practitioner_from_json, practitioner_to_json
+from idp.control.edits import ReadOnlyDirectory
 from idp.control.hooks import FAULT, FAULT_ENDPOINTS
 from idp.control.state import SCENARIO, RequestLog
 from idp.mockdata import MockDataError, parse_scenario
@@ -498,7 +499,10 @@ def directory_put(id_nat: str) -> Response:
         practitioner = practitioner_from_json(json_body(), id_nat)
     except PractitionerError as exc:
         raise BadRequest(str(exc)) from exc
-    known = svc.edits.put(practitioner)
+    try:
+        known = svc.edits.put(practitioner)
+    except ReadOnlyDirectory as exc:
+        raise BadRequest(str(exc), 409, "read_only_directory") from exc
     sync.changed(svc)
     response = jsonify(practitioner_to_json(practitioner))
     response.status_code = 200 if known else 201
@@ -508,7 +512,11 @@ def directory_put(id_nat: str) -> Response:
 @bp.delete("/directory/<path:id_nat>")
 def directory_remove(id_nat: str) -> Response:
     svc = services()
-    if not svc.edits.remove(id_nat):
+    try:
+        removed = svc.edits.remove(id_nat)
+    except ReadOnlyDirectory as exc:
+        raise BadRequest(str(exc), 409, "read_only_directory") from exc
+    if not removed:
         raise BadRequest(f"no professional {id_nat} in the directory", 404, "not_found")
     sync.changed(svc)
     return Response(status=204)

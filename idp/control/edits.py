@@ -7,6 +7,7 @@ every edit from the journal of what each person was before their first edit.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from idp.directory.codec import from_json, to_json
@@ -16,6 +17,19 @@ from idp.store import Store
 
 DIRECTORY_EDIT = "directory-edit"
 _OWNER = "control"  # every edit has this owner, so that they can be listed together
+log = logging.getLogger(__name__)
+
+
+class ReadOnlyDirectory(Exception):
+    """An imported index (``--directory``) is served read-only: an edit written into it
+    stayed there for good (the undo journal is in memory, a restart forgot it)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the directory is an imported index (--directory), served read-only: change "
+            "the extraction and import it again, or edit the fixtures' directory (serve "
+            "without --directory)"
+        )
 
 
 class RuntimeDirectory:
@@ -28,7 +42,9 @@ class RuntimeDirectory:
         self._lock = threading.Lock()
 
     def put(self, practitioner: Practitioner) -> bool:
-        """Add or replace someone; True if they were already in the directory."""
+        """Add or replace someone; True if they were already in the directory.
+        ReadOnlyDirectory for an imported index."""
+        self._refuse_read_only()
         with self._lock:
             known = self._remember(practitioner.id_nat)
             self._directory.put(practitioner)
@@ -37,7 +53,9 @@ class RuntimeDirectory:
         return known is not None
 
     def remove(self, id_nat: str) -> bool:
-        """Forget someone; False if they were not in the directory."""
+        """Forget someone; False if they were not in the directory. ReadOnlyDirectory for
+        an imported index."""
+        self._refuse_read_only()
         with self._lock:
             if self._remember(id_nat) is None:
                 return False
@@ -48,6 +66,13 @@ class RuntimeDirectory:
     def replay(self) -> int:
         """At start-up: apply the edits a previous run left in the store."""
         records = self._store.owned_by(DIRECTORY_EDIT, _OWNER)
+        if records and self._directory.read_only:  # edits of a --data-dir's fixtures run
+            log.warning(
+                "%d directory edits in the store not applied: the directory is an "
+                "imported index, served read-only",
+                len(records),
+            )
+            return 0
         with self._lock:
             for record in records:
                 self._remember(record.key)
@@ -70,6 +95,10 @@ class RuntimeDirectory:
         with self._lock:
             self._undo_here()
         self.replay()
+
+    def _refuse_read_only(self) -> None:
+        if self._directory.read_only:
+            raise ReadOnlyDirectory()
 
     def _undo_here(self) -> None:
         for id_nat, original in self._undo.items():

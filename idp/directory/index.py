@@ -133,20 +133,37 @@ class Directory:
 
     @classmethod
     def open(cls, index_file: str | Path) -> Directory:
-        """An on-disk index built earlier: opened, not loaded."""
+        """An on-disk index built earlier: opened read-only, not loaded.
+
+        Read-only because it is the import's output: edits written into it stayed there
+        for good (the control API's undo journal is in memory). A file that is not one of
+        our indexes (another file, a SQLite file cut short, another database) is refused
+        here, not by a 500 on the first request."""
         path = Path(index_file)
         if not path.is_file():
             raise DirectoryIndexError(f"{path}: index de l'annuaire introuvable")
-        uri = f"{path.resolve().as_uri()}?mode=rw"
+        uri = f"{path.resolve().as_uri()}?mode=ro"
         connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        if version != SCHEMA_VERSION:
+        try:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                raise DirectoryIndexError(
+                    f"{path}: index au format {version}, ce programme lit le format "
+                    f"{SCHEMA_VERSION} ; reconstruisez-le à partir du fichier d'extraction"
+                )
+            problem = _index_problem(connection, path)
+        except sqlite3.DatabaseError as exc:
+            problem = str(exc)
+        except DirectoryIndexError:
+            connection.close()
+            raise
+        if problem:
             connection.close()
             raise DirectoryIndexError(
-                f"{path}: index au format {version}, ce programme lit le format "
-                f"{SCHEMA_VERSION} ; reconstruisez-le à partir du fichier d'extraction"
+                f"{path} : n'est pas un index de l'annuaire ({problem}) ; "
+                "reconstruisez-le avec psc-mock directory import"
             )
-        return cls(connection)
+        return cls(connection, read_only=True)
 
     def close(self) -> None:
         with self._lock:
@@ -314,6 +331,29 @@ class Directory:
 
         with self._lock:
             return Import(self._db, path, on_issue, progress, workers).run()
+
+
+_TABLES = ("practitioner", "practitioner_tags", "structure", "structure_tags")
+
+
+def _index_problem(connection: sqlite3.Connection, path: Path) -> str:
+    """What makes this SQLite file not an index, "" if nothing: a table missing, or a
+    file shorter than its header says (a copy cut short). Cheap: no page is scanned."""
+    found = {
+        name
+        for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
+    missing = [table for table in _TABLES if table not in found]
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        return f"table{plural} {', '.join(missing)} absente{plural}"
+    pages = connection.execute("PRAGMA page_count").fetchone()[0]
+    size = connection.execute("PRAGMA page_size").fetchone()[0]
+    if path.stat().st_size < pages * size:
+        return f"fichier tronqué : {path.stat().st_size} octets au lieu de {pages * size}"
+    for table in ("practitioner", "structure"):  # the FTS5 tables cannot be scanned
+        connection.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall()
+    return ""
 
 
 def why_not_creatable(path: Path) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from idp.directory.tables import SCHEMA_VERSION
 from tests.integration.test_cli import PSC_MOCK
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,3 +163,32 @@ def test_an_import_killed_midway_keeps_the_index_sorted(extraction, tmp_path):
         names = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
         assert "practitioner_sort" in names
         assert db.execute("SELECT COUNT(*) FROM practitioner").fetchone()[0] == 0
+
+
+# --- serve --directory: a file that is not an index ----------------------------------
+
+
+def _not_an_index(kind: str, extraction: Path, folder: Path) -> Path:
+    path = folder / f"{kind}.idx"
+    if kind == "garbage":
+        path.write_bytes(b"not a database\n" * 100)
+    elif kind == "cut-in-half":
+        whole = folder / "whole.idx"
+        built = psc_mock("directory", "import", str(extraction), "--index", str(whole))
+        assert built.returncode == 0, built.stderr
+        data = whole.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    else:  # another database that happens to have our format number
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE other (a)")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return path
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("kind", ["garbage", "cut-in-half", "other-tables"])
+def test_serve_refuses_a_file_that_is_not_an_index(kind, workers, extraction, tmp_path):
+    path = _not_an_index(kind, extraction, tmp_path)
+    result = psc_mock("serve", "--port", "0", "--workers", workers, "--directory", str(path))
+    assert result.returncode != 0
+    assert_one_clear_line(result, f"{path} : n'est pas un index de l'annuaire", "reconstruisez")
