@@ -161,6 +161,7 @@ def _check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from idp.directory.loaders import DirectoryFileError, load_file
+    from idp.settings import file_problem
 
     failed = False
     for name in args.files:
@@ -171,15 +172,13 @@ def _check(args: argparse.Namespace) -> int:
             failed = True
             continue
         except OSError as exc:
-            print(f"{name}: cannot read: {exc.strerror}")
+            print(f"{name} : {file_problem(exc)}")
             failed = True
             continue
         for issue in result.issues:
             print(issue)
-        print(
-            f"{name}: {len(result.practitioners)} professionals, layout {result.layout}, "
-            f"encoding {result.encoding}"
-        )
+        people = _plural(len(result.practitioners), "professional")
+        print(f"{name}: {people}, layout {result.layout}, encoding {result.encoding}")
     return 1 if failed else 0
 
 

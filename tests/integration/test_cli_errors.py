@@ -192,3 +192,14 @@ def test_serve_refuses_a_file_that_is_not_an_index(kind, workers, extraction, tm
     result = psc_mock("serve", "--port", "0", "--workers", workers, "--directory", str(path))
     assert result.returncode != 0
     assert_one_clear_line(result, f"{path} : n'est pas un index de l'annuaire", "reconstruisez")
+
+
+def test_directory_check_says_why_a_file_cannot_be_read(tmp_path):
+    pipe = tmp_path / "fifo"
+    os.mkfifo(pipe)
+    result = psc_mock("directory", "check", str(pipe), str(tmp_path), str(tmp_path / "none.txt"))
+    assert result.returncode == 1
+    assert "None" not in result.stdout and "Traceback" not in result.stderr
+    assert f"{pipe}: pas un fichier ordinaire" in result.stdout
+    assert f"{tmp_path} : c'est un dossier" in result.stdout
+    assert f"{tmp_path / 'none.txt'} : fichier introuvable" in result.stdout

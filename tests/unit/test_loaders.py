@@ -6,6 +6,7 @@ line 3; the header problems break line 1.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -289,3 +290,54 @@ def test_the_reader_hands_issues_to_a_callback(tmp_path: Path) -> None:
     assert [p.id_nat for p in reader] == [DOCTOR]
     assert [issue.line for issue in seen] == [3]
     assert reader.issues == []
+
+
+def _with_bytes(tmp_path: Path, line: int, old: bytes, new: bytes, *, cut: bool = False) -> Path:
+    """extraction_2021.txt with ``old`` replaced by ``new`` on ``line`` (1 is the header),
+    the file ending right after it if ``cut``."""
+    lines = (DATA / "extraction_2021.txt").read_bytes().split(b"\n")
+    before, _, after = lines[line - 1].partition(old)
+    lines[line - 1] = before + new + (b"" if cut else after)
+    path = tmp_path / "extraction.txt"
+    path.write_bytes(b"\n".join(lines[:line] if cut else lines))
+    return path
+
+
+def test_one_latin_1_byte_rejects_its_line_not_the_file(tmp_path: Path) -> None:
+    path = _with_bytes(tmp_path, 3, b"|", "|é".encode("latin-1"))
+    result = load_file(path, strict=False)
+    assert result.encoding == "utf-8"
+    assert [(e.line, e.reason) for e in result.errors] == [
+        (3, "octets non UTF-8 (octet 3 de la ligne) : ligne ignorée")  # "0|é"
+    ]
+    assert {p.id_nat: p.nom for p in result.practitioners} == {
+        DOCTOR: "LECLERC",
+        ENDED: "VALLÉE",
+    }
+
+
+def test_a_download_cut_inside_a_character_rejects_the_last_line(tmp_path: Path) -> None:
+    path = _with_bytes(tmp_path, 5, "É".encode(), "É".encode()[:1], cut=True)
+    result = load_file(path, strict=False)
+    assert result.encoding == "utf-8"
+    assert [(e.line, e.reason.split(" (")[0]) for e in result.errors] == [(5, "octets non UTF-8")]
+    assert [p.id_nat for p in result.practitioners] == [DOCTOR, ADELI]
+
+
+def test_a_lone_cr_in_a_field_does_not_shift_line_numbers(tmp_path: Path) -> None:
+    path = _with_bytes(tmp_path, 2, b"LECLERC", b"LEC\rLERC")
+    runs = list(ExtractionReader(path).runs())
+    assert [(line, p.id_nat) for line, p in runs] == [
+        (2, DOCTOR),
+        (3, ADELI),
+        (4, DOCTOR),
+        (5, ENDED),
+    ]
+    assert runs[0][1].nom == "LEC\rLERC"
+
+
+def test_a_pipe_is_refused_by_name(tmp_path: Path) -> None:
+    pipe = tmp_path / "fifo"
+    os.mkfifo(pipe)
+    with pytest.raises(DirectoryFileError, match="pas un fichier ordinaire"):
+        ExtractionReader(pipe)
