@@ -7,6 +7,7 @@ code and the docs cannot disagree.
 
 from __future__ import annotations
 
+import codecs
 import errno
 import os
 import tomllib
@@ -277,6 +278,7 @@ class Settings:
                 raise SettingsError(
                     f"{source}: setting '{name}' must be one of {', '.join(choices)}, not {value!r}"
                 )
+            _check_range(key, value, f"{source}: setting '{name}'")
             changes[key] = value
         return replace(self, **changes)
 
@@ -294,14 +296,38 @@ class Settings:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The file's settings table; SettingsError, one line naming the file, for anything
+    that makes it unusable (each used to be a stack trace: a folder, an unreadable file,
+    Latin-1 text, a ``psc-mock`` key that is not a table)."""
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise SettingsError(f"{path}: configuration file not found") from exc
+    except OSError as exc:
+        reason = file_problem(exc)
+        raise SettingsError(f"{path}: cannot read the configuration file ({reason})") from exc
+    raw = raw.removeprefix(codecs.BOM_UTF8)  # Windows editors add one; TOML has none
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"{path}: not UTF-8 (byte {exc.start + 1}): TOML files are UTF-8"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
-    return data.get("psc-mock", data)
+    table = data.get("psc-mock", data)
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: 'psc-mock' must be a table of settings, not {table!r}")
+    return table
+
+
+_RANGES = {"port": (0, 65535), "tls_port": (-1, 65535)}  # a port out of range: OverflowError
+
+
+def _check_range(name: str, value: Any, where: str) -> None:
+    low, high = _RANGES.get(name, (value, value))
+    if not low <= value <= high:
+        raise SettingsError(f"{where}: must be between {low} and {high}, not {value}")
 
 
 def _coerce(raw: Any, kind: Any, where: str) -> Any:
@@ -315,6 +341,8 @@ def _coerce(raw: Any, kind: Any, where: str) -> Any:
             return False
         raise SettingsError(f"{where}: expected true or false, got {raw!r}")
     if kind is int:
+        if isinstance(raw, bool | float):  # int() took true as 1 and 8080.9 as 8080
+            raise SettingsError(f"{where}: expected an integer, got {raw!r}")
         try:
             return int(raw)
         except (TypeError, ValueError) as exc:
