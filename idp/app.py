@@ -19,6 +19,7 @@ from idp.clock import Clock
 from idp.context import EXTENSION, Services
 from idp.control import sync, tampering
 from idp.control.edits import RuntimeDirectory
+from idp.control.guard import MAX_JSON_BYTES
 from idp.control.state import ControlState, scenario_holders, scenario_overlay
 from idp.directory.index import Directory
 from idp.mockdata import MockData
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.url_rule_class = _LazyBuilderRule
     app.json.sort_keys = False  # PSC's key order is part of its shape
+    # Any body, chunked ones too (cheroot cuts those only mid-read, as a 500): a clean 413.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_JSON_BYTES
     app.extensions[EXTENSION] = build_services(settings, clock or Clock())
     _register_blueprints(app)
     if settings.workers > 1:

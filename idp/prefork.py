@@ -35,7 +35,7 @@ import termios
 import time
 from dataclasses import dataclass, replace
 
-from idp.control.state import is_loopback
+from idp.control.state import generates_token
 from idp.server import BACKLOG, MockServer
 from idp.settings import Settings
 
@@ -69,7 +69,7 @@ class Workers:
         self.temporary = "" if settings.data_dir else tempfile.mkdtemp(prefix="psc-mock-", dir=_SHM)
         if self.temporary:
             changes["data_dir"] = self.temporary
-        self.generated_token = not settings.admin_token and not is_loopback(settings.host)
+        self.generated_token = generates_token(settings)
         if self.generated_token:
             changes["admin_token"] = secrets.token_urlsafe(32)
         self.settings = replace(settings, **changes)

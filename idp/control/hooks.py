@@ -9,6 +9,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Flask, Response, jsonify, request
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
 from idp.context import services
@@ -118,7 +120,11 @@ def _log_request(response: Response) -> Response:
 
 def _entry(response: Response) -> dict[str, Any]:
     params: dict[str, Any] = {}
-    for source in (request.args, request.form):
+    try:
+        form = request.form
+    except RequestEntityTooLarge:  # the endpoint answered 413: log the request without it
+        form = ImmutableMultiDict()
+    for source in (request.args, form):
         for name in source:
             values = source.getlist(name)
             params[name] = values[0] if len(values) == 1 else values

@@ -111,6 +111,12 @@ def published(settings) -> bool:
     return not is_loopback(urlsplit(settings.effective_public_url).hostname)
 
 
+def generates_token(settings) -> bool:
+    """Whether a token is made up at start: none was configured and someone beyond this
+    machine may call (the mock listens off loopback or is published)."""
+    return not settings.admin_token and (published(settings) or not is_loopback(settings.host))
+
+
 @dataclass
 class ControlState:
     admin_token: str  # "" closed off loopback, OPEN, or the token
@@ -127,7 +133,7 @@ class ControlState:
         loopback_open = not published(settings)
         if token:
             return cls(admin_token=token, loopback_open=loopback_open)
-        if not loopback_open or not is_loopback(settings.host):
+        if generates_token(settings):
             return cls(
                 admin_token=secrets.token_urlsafe(32),
                 token_generated=True,

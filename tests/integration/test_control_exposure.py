@@ -51,8 +51,13 @@ def test_a_published_mock_keeps_a_configured_token_and_honours_none(start_server
     assert issue(opened, PROXIED).status_code == 200
 
 
-def test_serve_prints_the_token_of_a_published_mock():
-    process, _ = start_serving("--public-url", PUBLIC, env={"PSC_MOCK_ADMIN_TOKEN": ""})
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_prints_the_token_of_a_published_mock(workers):
+    """With --workers, the parent makes the one token they all ask (each made its own,
+    none printed: the API was locked for good)."""
+    process, _ = start_serving(
+        "--public-url", PUBLIC, "--workers", workers, env={"PSC_MOCK_ADMIN_TOKEN": ""}
+    )
     process.send_signal(signal.SIGTERM)  # then read the rest: a missing line cannot hang
     assert process.wait(timeout=10) == 0
     rest = process.stdout.read()

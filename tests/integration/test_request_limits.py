@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from idp.control.guard import MAX_JSON_BYTES
-from idp.server import MAX_HEADER_BYTES
+from idp.server import MAX_BODY_BYTES, MAX_HEADER_BYTES
 
 
 @pytest.fixture
@@ -83,4 +83,27 @@ def test_control_api_json_is_capped_with_room_for_what_it_receives(port, sent_as
     assert requests.get(clock, timeout=5).json()["frozen"] is False  # nothing changed
     accepted = requests.post(clock, data=sent_as(clock_body(MAX_JSON_BYTES - 1)), headers=json)
     assert accepted.status_code == 200 and accepted.json()["frozen"] is True
+    assert healthy(port)
+
+
+TOKEN = "/auth/realms/esante-wallet/protocol/openid-connect/token"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_an_oversized_form_is_a_413_and_still_logged(port):
+    """The request log reads the form too: it keeps the refused request, without it."""
+    base = f"http://127.0.0.1:{port}"
+    body = b"grant_type=client_credentials&padding=" + b"a" * MAX_JSON_BYTES
+    refused = requests.post(base + TOKEN, data=body, headers=FORM, timeout=10)
+    assert refused.status_code == 413
+    logged = requests.get(base + "/_mock/requests", timeout=5).json()["requests"]
+    assert any(entry["path"] == TOKEN for entry in logged)
+
+
+def test_an_oversized_chunked_form_is_no_server_error(port):
+    """Chunked, with no length to refuse it by, beyond cheroot's body limit: the app reads
+    no more than its own limit (cheroot cut it mid-read: a 500)."""
+    body = b"grant_type=client_credentials&padding=" + b"a" * MAX_BODY_BYTES
+    answer = requests.post(f"http://127.0.0.1:{port}{TOKEN}", data=chunks(body), headers=FORM)
+    assert answer.status_code < 500
     assert healthy(port)
