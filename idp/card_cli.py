@@ -13,9 +13,13 @@ import json
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
+
+if TYPE_CHECKING:
+    from idp.directory.index import Directory
 
 CARD_TYPE_NAMES = ("CPS", "CPF", "CPE", "CPA")
 ISSUED_SERIAL_PREFIX = "29"  # serials of cards issued by the CLI: 29xxxxxxxx
@@ -108,10 +112,9 @@ def _cards(args: argparse.Namespace, *, need_store: bool):
     """The card service over the given fixtures and the data directory's store."""
     from idp.auth.card import Cards
     from idp.clock import Clock
-    from idp.directory.index import Directory
-    from idp.directory.loaders import DirectoryFileError
     from idp.mockdata import MockData, MockDataError
     from idp.store import Store
+    from idp.store.sqlite import StoreError
 
     fixtures = _fixtures(args)
     data_dir = getattr(args, "data_dir", None)
@@ -123,13 +126,23 @@ def _cards(args: argparse.Namespace, *, need_store: bool):
     if data_dir and not Path(data_dir).is_dir():
         raise _error(f"--data-dir {data_dir} does not exist")
     clock = Clock()
-    store = Store(clock, Path(data_dir) / "state.sqlite3" if data_dir else None)
     try:
-        directory = Directory.from_fixtures(fixtures / "annuaire")
+        store = Store(clock, Path(data_dir) / "state.sqlite3" if data_dir else None)
         mockdata = MockData.load(fixtures, now=clock.now())
-    except (DirectoryFileError, MockDataError) as exc:
+    except (StoreError, MockDataError) as exc:
         raise _error(str(exc)) from exc
-    return Cards(_pki(args), store, directory, mockdata)
+    return Cards(_pki(args), store, _directory(fixtures), mockdata)
+
+
+def _directory(fixtures: Path) -> Directory:
+    """The fixtures' directory; their errors (file, line, column) without a traceback."""
+    from idp.directory.index import Directory
+    from idp.directory.loaders import DirectoryFileError
+
+    try:
+        return Directory.from_fixtures(fixtures / "annuaire")
+    except DirectoryFileError as exc:
+        raise _error(str(exc)) from exc
 
 
 def _material(cards, serial: str):
@@ -200,10 +213,9 @@ def _list(args: argparse.Namespace) -> int:
 
 def _issue(args: argparse.Namespace) -> int:
     from idp.card.pki import CardType, card_validity, holder_for
-    from idp.directory.index import Directory
 
     pki = _pki(args)
-    directory = Directory.from_fixtures(_fixtures(args) / "annuaire")
+    directory = _directory(_fixtures(args))
     practitioner = directory.get(args.id_nat)
     if practitioner is None:
         raise _error(f"{args.id_nat} is not in the directory ({_fixtures(args) / 'annuaire'})")

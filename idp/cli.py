@@ -97,14 +97,13 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
     if min(settings.workers, settings.threads, settings.active_threads) < 1:
         raise CliError("--workers, --threads and --active-threads must be 1 or more")
+    check_folders(settings)
     if settings.workers > 1:
         return _serve_workers(settings)
     try:
         server = MockServer(settings)
-    except OSError as exc:
-        raise CliError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
-    except ValueError as exc:  # fixtures, directory index: their errors name file and line
-        raise CliError(str(exc)) from exc
+    except (OSError, ValueError) as exc:
+        raise app_error(exc, f"cannot listen on {settings.host}:{settings.port}") from exc
     server.stop_on_signals()
     print(_banner(server.settings), flush=True)
     _print_admin_token(server)
@@ -206,7 +205,34 @@ def _health(_args: argparse.Namespace) -> int:
         return 1
 
 
+def check_folders(settings: Settings) -> None:
+    """--fixtures and --data-dir name folders (--data-dir may not exist yet): said here,
+    by name, rather than as a file inside them that could not be read."""
+    if settings.fixtures:
+        fixtures_dir(settings.fixtures)
+    data_dir = Path(settings.data_dir) if settings.data_dir else None
+    if data_dir and data_dir.exists() and not data_dir.is_dir():
+        raise CliError(f"--data-dir {settings.data_dir} : pas un dossier")
+
+
+def app_error(exc: OSError | ValueError, listening: str = "") -> CliError:
+    """The one line to print when the mock could not be built (or bind): a file's error
+    names the file (fixtures, --data-dir: they were reported as listening errors), the
+    directory's and fixtures' errors name file and line already."""
+    from idp.settings import file_problem
+
+    if isinstance(exc, ValueError):
+        return CliError(str(exc))
+    if exc.filename:
+        return CliError(f"{exc.filename} : {file_problem(exc)}")
+    return CliError(f"{listening}: {exc}" if listening else str(exc))
+
+
 def fixtures_dir(value: str | None) -> Path:
+    """The fixtures folder given, or the bundled one; CliError if it is not a folder."""
     from idp.app import BUNDLED_FIXTURES
 
-    return Path(value) if value else BUNDLED_FIXTURES
+    path = Path(value) if value else BUNDLED_FIXTURES
+    if not path.is_dir():
+        raise CliError(f"--fixtures {path} : pas un dossier de fixtures")
+    return path

@@ -216,11 +216,17 @@ def _token(args: argparse.Namespace) -> int:
             raise CliError(f"cannot reach {args.url}: {error}") from error
     else:
         from idp.app import create_app
+        from idp.cli import app_error, check_folders
         from idp.settings import Settings
 
         overrides = {"fixtures": args.fixtures, "log_level": "WARNING"}
         settings = Settings.load(config_file=args.config, overrides=overrides)
-        answer = create_app(settings).test_client().post("/_mock/tokens", json=body)
+        check_folders(settings)
+        try:
+            app = create_app(settings)
+        except (OSError, ValueError) as exc:  # fixtures, --directory, --data-dir
+            raise app_error(exc) from exc
+        answer = app.test_client().post("/_mock/tokens", json=body)
         result = answer.get_json()
         if answer.status_code != 200:
             raise CliError(result.get("error_description") or result.get("error"))

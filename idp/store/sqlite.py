@@ -42,6 +42,11 @@ class Record:
     expires_at: float | None
 
 
+class StoreError(ValueError):
+    """The state file cannot be used (not a SQLite database, damaged): the message names
+    it and says what to do, where sqlite3 said only "file is not a database"."""
+
+
 class Store:
     """Records with expiry. Thread-safe: one connection guarded by a lock.
 
@@ -58,10 +63,20 @@ class Store:
         target = str(path) if path else ":memory:"
         # timeout=0: no SQLite busy handler; _patiently waits instead.
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=0)
-        if path:
-            self._execute("PRAGMA journal_mode=WAL")
-            self._execute("PRAGMA synchronous=NORMAL")
-        _patiently(self._db.executescript, _SCHEMA)
+        try:
+            if path:
+                self._execute("PRAGMA journal_mode=WAL")
+                self._execute("PRAGMA synchronous=NORMAL")
+            _patiently(self._db.executescript, _SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if _locked(exc):
+                raise
+            raise StoreError(
+                f"{path} : n'est pas un fichier d'état de psc-mock ({exc}) ; supprimez-le "
+                "pour repartir de zéro (il garde les sessions, les modifications du "
+                "contrôle et les clés de --data-dir)"
+            ) from exc
 
     def put(
         self,
@@ -200,12 +215,16 @@ def _patiently(run: Callable[..., _T], *args: Any) -> _T:
         try:
             return run(*args)
         except sqlite3.OperationalError as error:
-            if not str(error).startswith("database is locked"):
+            if not _locked(error):
                 raise
             deadline = deadline or time.monotonic() + _BUSY_TIMEOUT
             if time.monotonic() > deadline:
                 raise
             time.sleep(_BUSY_PAUSE)
+
+
+def _locked(error: sqlite3.Error) -> bool:
+    return str(error).startswith("database is locked")
 
 
 def _record(row: tuple | None) -> Record | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -18,6 +19,7 @@ from idp.directory.tables import SCHEMA_VERSION
 from tests.integration.test_cli import PSC_MOCK
 
 ROOT = Path(__file__).resolve().parents[2]
+SOMEONE = "899700100011"
 EXTRACTION = "Extraction_ProSanteConnect_Personne_activite_202401010000.txt"
 
 
@@ -203,3 +205,45 @@ def test_directory_check_says_why_a_file_cannot_be_read(tmp_path):
     assert f"{pipe}: pas un fichier ordinaire" in result.stdout
     assert f"{tmp_path} : c'est un dossier" in result.stdout
     assert f"{tmp_path / 'none.txt'} : fichier introuvable" in result.stdout
+
+
+# --- building the mock: fixtures, --directory, --data-dir ----------------------------
+
+
+@pytest.fixture
+def folders(tmp_path) -> Path:
+    """Fixtures whose annuaire has a bad line 56, a file, a corrupt --data-dir."""
+    from idp.app import BUNDLED_FIXTURES
+
+    shutil.copytree(BUNDLED_FIXTURES, tmp_path / "fx")
+    [annuaire] = (tmp_path / "fx" / "annuaire").glob("*.txt")
+    with annuaire.open("a", encoding="utf-8") as out:
+        out.write("broken|\n")
+    (tmp_path / "small.txt").write_text("not a folder")
+    (tmp_path / "dd").mkdir()
+    (tmp_path / "dd" / "state.sqlite3").write_bytes(b"not a database\n" * 100)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["token", SOMEONE, "--fixtures", "{tmp}/none"], {}, "--fixtures {tmp}/none : pas un"),
+        (["token", SOMEONE, "--fixtures", "{tmp}/fx"], {}, ".txt:56: 1 colonnes"),
+        (["token", SOMEONE], {"PSC_MOCK_DIRECTORY": "{tmp}/x.idx"}, "{tmp}/x.idx: index"),
+        (["card", "issue", SOMEONE, "--fixtures", "{tmp}/fx"], {}, ".txt:56: 1 colonnes"),
+        (["serve", "--port", "0", "--fixtures", "{tmp}/small.txt"], {}, "small.txt : pas un"),
+        (["serve", "--port", "0"], {"PSC_MOCK_DATA_DIR": "{tmp}/small.txt"}, "small.txt : pas"),
+        (["directory", "list", "--fixtures", "{tmp}/small.txt"], {}, "small.txt : pas un"),
+        (["serve", "--port", "0", "--data-dir", "{tmp}/dd"], {}, "state.sqlite3 : n'est pas"),
+        (["card", "oppose", "1234567890", "--data-dir", "{tmp}/dd"], {}, "supprimez-le"),
+    ],
+)
+def test_what_the_mock_is_built_from_is_named(args, env, says, folders):
+    result = psc_mock(
+        *(arg.format(tmp=folders) for arg in args),
+        env={**os.environ, **{k: v.format(tmp=folders) for k, v in env.items()}},
+    )
+    assert result.returncode == 2
+    assert_one_clear_line(result, says.format(tmp=folders))
+    assert "cannot listen" not in result.stderr
