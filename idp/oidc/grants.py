@@ -21,6 +21,7 @@ from authlib.oauth2.rfc6749.errors import (
 )
 from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oidc.core import OpenIDCode, OpenIDToken
+from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 
 from idp.claims import ACR, Authentication
 from idp.oidc import mtls
@@ -109,6 +110,22 @@ class _PscGrant:
         )
 
 
+def _refuse_request_objects(params: dict, redirect_uri: str) -> None:
+    """OIDC Core §6: an OP that does not read ``request`` / ``request_uri`` says so. PSC's
+    Keycloak reads them; the mock does not, and a silent skip would log someone in with
+    parameters other than those the client signed."""
+    if "request" in params:
+        raise RequestNotSupportedError(
+            "psc-mock does not read request objects: send the parameters in the query",
+            redirect_uri=redirect_uri,
+        )
+    if "request_uri" in params:
+        raise RequestURINotSupportedError(
+            "psc-mock does not fetch request_uri: send the parameters in the query",
+            redirect_uri=redirect_uri,
+        )
+
+
 class AuthorizationCodeGrant(_PscGrant, grants.AuthorizationCodeGrant):
     def validate_authorization_request(self) -> str:
         """Once per request: Authlib validates again when the response is made, with
@@ -122,6 +139,7 @@ class AuthorizationCodeGrant(_PscGrant, grants.AuthorizationCodeGrant):
         max_age = self.request.payload.data.get("max_age")
         if max_age is not None and not (max_age.isascii() and max_age.isdigit()):
             raise InvalidRequestError("Invalid parameter: max_age", redirect_uri=redirect_uri)
+        _refuse_request_objects(self.request.payload.data, redirect_uri)
         if self.server.settings.strict:
             violation = strict_violation(self.request.payload.data)
             if violation:

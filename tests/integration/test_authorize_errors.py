@@ -100,6 +100,18 @@ def test_no_redirect_to_an_unverified_uri_a_page_instead(discovery, changes, say
     assert says in response.text
 
 
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"request": "eyJhbGciOiJub25lIn0.eyJzdGF0ZSI6Im90aGVyIn0."}, "request_not_supported"),
+        ({"request_uri": "https://rp.example/request.jwt"}, "request_uri_not_supported"),
+    ],
+)
+def test_request_objects_are_refused_not_ignored(discovery, changes, error):
+    params = _redirect_error(_authorize(discovery, **changes))
+    assert params["error"] == error and params["state"] == "s1"
+
+
 def test_unsupported_response_type_is_redirected(discovery):
     params = _redirect_error(_authorize(discovery, response_type="token"))
     assert params["error"] == "unsupported_response_type"
