@@ -11,6 +11,7 @@ from __future__ import annotations
 import select
 import socket
 import time
+from collections.abc import Callable
 
 from cheroot import errors
 from cheroot.ssl.pyopenssl import pyOpenSSLAdapter
@@ -49,9 +50,15 @@ class ClientCertAdapter(pyOpenSSLAdapter):
     def get_context(self) -> SSL.Context:
         context = SSL.Context(SSL.TLS_SERVER_METHOD)
         context.set_min_proto_version(SSL.TLS1_2_VERSION)
-        context.use_certificate_chain_file(self.certificate)
-        context.use_privatekey_file(self.private_key)
-        context.check_privatekey()
+        chain, key = self.certificate, self.private_key
+        _load("--tls-cert", chain, "un certificat PEM", context.use_certificate_chain_file)
+        _load("--tls-key", key, "une clé privée PEM", context.use_privatekey_file)
+        try:
+            context.check_privatekey()
+        except SSL.Error as exc:
+            raise TlsFileError(
+                f"--tls-key {self.private_key} : n'est pas la clé de --tls-cert {self.certificate}"
+            ) from exc
         context.set_verify(SSL.VERIFY_PEER, _accept_any)
         for authority in self._client_cas:
             context.add_client_ca(authority)
@@ -84,6 +91,26 @@ class ClientCertAdapter(pyOpenSSLAdapter):
 
     def get_environ(self):  # cheroot's base class reads the server certificate here
         return {}
+
+
+class TlsFileError(ValueError):
+    """A certificate or key file the listener cannot use; OpenSSL's own error names no
+    file ("BIO routines: system lib")."""
+
+
+def _load(option: str, path: str, what: str, load: Callable[[str], None]) -> None:
+    """``load(path)``, or TlsFileError naming the option, the file and why."""
+    from idp.settings import file_problem
+
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise TlsFileError(f"{option} {path} : {file_problem(exc)}") from exc
+    try:
+        load(path)
+    except SSL.Error as exc:
+        raise TlsFileError(f"{option} {path} : pas {what}") from exc
 
 
 def _accept_any(_connection, _certificate, _errno, _depth, _ok) -> bool:

@@ -247,3 +247,39 @@ def test_what_the_mock_is_built_from_is_named(args, env, says, folders):
     assert result.returncode == 2
     assert_one_clear_line(result, says.format(tmp=folders))
     assert "cannot listen" not in result.stderr
+
+
+# --- serve --tls: certificate and key files ------------------------------------------
+
+
+def _other_key(path: Path) -> Path:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("option", "file", "says"),
+    [
+        ("--tls-cert", "none.pem", "--tls-cert {file} : fichier introuvable"),
+        ("--tls-cert", "garbage.pem", "--tls-cert {file} : pas un certificat PEM"),
+        ("--tls-key", "garbage.pem", "--tls-key {file} : pas une clé privée PEM"),
+        ("--tls-key", "other.key.pem", "--tls-key {file} : n'est pas la clé de --tls-cert"),
+    ],
+)
+def test_tls_files_are_named(option, file, says, tmp_path):
+    (tmp_path / "garbage.pem").write_text("-----BEGIN CERTIFICATE-----\nnot base64\n")
+    _other_key(tmp_path / "other.key.pem")
+    path = tmp_path / file
+    result = psc_mock("serve", "--port", "0", "--tls", option, str(path))
+    assert result.returncode == 2
+    assert_one_clear_line(result, says.format(file=path))
