@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     from idp.cli import CliError
     from idp.testing.client import Control, ControlError
 
-    control = Control(args.url, args.token)
+    control = Control(checked_url(args.url), args.token)
     try:
         result = args.ctl(control, args)
     except ControlError as error:
@@ -98,6 +98,25 @@ def _run(args: argparse.Namespace) -> int:
     if result is not None:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
+
+
+def checked_url(url: str) -> str:
+    """The mock's URL, or CliError: urllib raised ValueError for 'notaurl' and
+    InvalidURL for a space, as tracebacks."""
+    from urllib.parse import urlsplit
+
+    from idp.cli import CliError
+
+    if any(char.isspace() for char in url):
+        raise CliError(f"--url {url!r}: a URL has no spaces")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise CliError(f"--url {url!r}: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable():
+        raise CliError(f"--url {url!r}: not an http(s) URL (e.g. http://localhost:8080)")
+    return url
 
 
 def _clock(control, args) -> Any:
@@ -208,7 +227,7 @@ def _token(args: argparse.Namespace) -> int:
         from idp.testing.client import Control, ControlError
 
         try:
-            result = Control(args.url, args.token).issue_token(**body)
+            result = Control(checked_url(args.url), args.token).issue_token(**body)
         except ControlError as error:
             detail = error.body.get("error_description") if isinstance(error.body, dict) else None
             raise CliError(f"HTTP {error.status}: {detail or error.body}") from error

@@ -283,3 +283,24 @@ def test_tls_files_are_named(option, file, says, tmp_path):
     result = psc_mock("serve", "--port", "0", "--tls", option, str(path))
     assert result.returncode == 2
     assert_one_clear_line(result, says.format(file=path))
+
+
+# --- ctl / token --url ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("notaurl", "not an http(s) URL"),
+        ("http://a b", "a URL has no spaces"),
+        ("http://a:xx", "--url 'http://a:xx': "),
+        ("http://[::1", "--url 'http://[::1': "),
+    ],
+)
+@pytest.mark.parametrize(
+    "command", [["ctl", "--url", "{url}", "clock"], ["token", SOMEONE, "--url", "{url}"]]
+)
+def test_a_bad_url_is_one_clear_line(command, url, says):
+    result = psc_mock(*(arg.format(url=url) for arg in command))
+    assert result.returncode == 2
+    assert_one_clear_line(result, says)
