@@ -169,7 +169,7 @@ def _banner(settings: Settings) -> str:
 
 
 def _print_admin_token(server) -> None:
-    """Listening off loopback with no PSC_MOCK_ADMIN_TOKEN: the generated one, once."""
+    """Off loopback or published, with no PSC_MOCK_ADMIN_TOKEN: the generated one, once."""
     from idp.context import EXTENSION
 
     control = server.app.extensions[EXTENSION].control

@@ -156,7 +156,8 @@ class Settings:
     admin_token: str = _setting(
         "",
         "Bearer token the control API (`/_mock/…`, health aside) requires from peers off "
-        "loopback. Empty: generated at start and printed when listening off loopback. "
+        "loopback, and from every peer once the mock is published (a public URL not on "
+        "loopback). Empty: generated at start and printed in both cases. "
         "`none`: no token (throwaway CI containers only).",
     )
     key_retention: int = _setting(
