@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urljoin, urlparse
 import requests
 
 from tests.fixture_people import identity
+from tests.integration.test_authorize_errors import GOOD
 from tests.integration.test_ecps_flow import Browser, Phone, _manual_person
 from tests.oidc_client import RelyingParty, follow_to_callback, forms
 
@@ -105,17 +106,8 @@ def test_the_binding_cookie_is_httponly_lax_and_scoped_to_the_login_pages(discov
 
 def test_the_binding_cookie_is_secure_under_https(start_server):
     server = start_server(public_url="https://psc.test")
-    params = {
-        "response_type": "code",
-        "client_id": "psc-mock-ci",
-        "redirect_uri": "http://localhost:9999/callback",
-        "scope": "openid scope_all",
-        "acr_values": "eidas1",
-        "state": "s",
-        "nonce": "n",
-    }
     response = requests.get(
-        f"http://127.0.0.1:{server.port}/auth", params=params, allow_redirects=False, timeout=5
+        f"http://127.0.0.1:{server.port}/auth", params=GOOD, allow_redirects=False, timeout=5
     )
     assert response.status_code == 302 and "; Secure" in response.headers["Set-Cookie"]
 

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.fixture_people import auto_medecin, identity, person
+from tests.integration.test_authorize_errors import GOOD
 from tests.integration.test_ecps_flow import Browser, Phone, _manual_person
 from tests.oidc_client import RelyingParty
 from tests.session_client import (
@@ -58,16 +59,7 @@ def test_cookie_is_secure_under_https(start_server):
     url = f"http://127.0.0.1:{server.port}/auth"
     response = requests.get(
         url,
-        params={
-            "response_type": "code",
-            "client_id": "psc-mock-ci",
-            "redirect_uri": "http://localhost:9999/callback",
-            "scope": "openid scope_all",
-            "acr_values": "eidas1",
-            "state": "s",
-            "nonce": "n",
-            "login_hint": auto_medecin().id_nat,
-        },
+        params={**GOOD, "login_hint": auto_medecin().id_nat},
         allow_redirects=False,
         timeout=5,
     )
