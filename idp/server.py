@@ -40,8 +40,8 @@ MAX_HEADER_BYTES = 64 * 1024
 # Request bodies, at most: without it cheroot reads whatever Content-Length announces, into
 # memory at once, even to skip the body of a request whose endpoint ignores it (200 MB: the
 # process peaked at 437 MB). Above the app's own limits (forms: Werkzeug's 500 kB for a
-# Content-Length; control API JSON: guard.MAX_JSON_BYTES), which answer their own 413: a
-# chunked body is refused by cheroot only while the app reads it, as an error (a 500).
+# Content-Length; any body, chunked too: MAX_CONTENT_LENGTH, guard.MAX_JSON_BYTES), which
+# answer their own 413.
 MAX_BODY_BYTES = 2 * MAX_JSON_BYTES
 
 
