@@ -14,7 +14,7 @@ from flask import Response, redirect, request, url_for
 from idp.auth.eligibility import check_ecps_login
 from idp.context import Services
 from idp.directory.model import Practitioner
-from idp.oidc import sso
+from idp.oidc import logins, sso
 from idp.oidc.logins import Login
 from idp.oidc.server import ResumedRequest
 from idp.oidc.sessions import Session
@@ -49,8 +49,10 @@ def start(svc: Services) -> Response:
         auth = sso.authentication(session, practitioner)
         response = server.create_authorization_response(grant_user=auth, grant=grant)
         return _with_session_cookie(svc, response, session)
-    login = svc.logins.begin(params, client.name or client.client_id)
-    return redirect(url_for("login.show", tab_id=login.tab_id))
+    key = logins.browser_key()
+    login = svc.logins.begin(params, client.name or client.client_id, key)
+    response = redirect(url_for("login.show", tab_id=login.tab_id))
+    return logins.set_browser_cookie(response, key, secure=svc.settings.issuer.startswith("https"))
 
 
 def _auto_approved(svc: Services, id_nat: str) -> Practitioner | None:

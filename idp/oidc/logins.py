@@ -20,7 +20,7 @@ import re
 import secrets
 from dataclasses import asdict, dataclass, field
 
-from flask import Response, after_this_request, has_request_context, request
+from flask import Response, request
 
 from idp.store import Store
 
@@ -56,18 +56,16 @@ class Logins:
         self._store = store
         self._lifetime = lifetime
 
-    def begin(self, params: dict[str, str], client_name: str) -> Login:
-        """Park the request, bound to the browser asking (its cookie goes with the answer)."""
-        key = _browser_key()
+    def begin(self, params: dict[str, str], client_name: str, browser_key: str) -> Login:
+        """Park the request, bound to the browser of ``browser_key`` (:func:`browser_key`;
+        the caller sets its cookie, :func:`set_browser_cookie`)."""
         login = Login(
             tab_id=secrets.token_urlsafe(24),
             params=params,
             client_name=client_name,
-            browser=_digest(key),
+            browser=_digest(browser_key),
         )
         self._store.put(LOGIN, login.tab_id, asdict(login), ttl=self._lifetime)
-        if has_request_context():
-            after_this_request(lambda response: _set_browser_cookie(response, key))
         return login
 
     def get(self, tab_id: str) -> Login | None:
@@ -85,9 +83,9 @@ class Logins:
         return Login(**record.value) if record else None
 
 
-def _browser_key() -> str:
+def browser_key() -> str:
     """The key this browser already has (its other tabs keep working), else a new one."""
-    key = request.cookies.get(BROWSER_COOKIE, "") if has_request_context() else ""
+    key = request.cookies.get(BROWSER_COOKIE, "")
     return key if _BROWSER_KEY.fullmatch(key) else secrets.token_urlsafe(32)
 
 
@@ -96,18 +94,16 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _set_browser_cookie(response: Response, key: str) -> Response:
+def set_browser_cookie(response: Response, key: str, *, secure: bool) -> Response:
     """Like ``KEYCLOAK_IDENTITY``: HttpOnly, SameSite=Lax, Secure under an https issuer,
     for as long as the browser runs; scoped to ``/auth``, the wallet's authorize URL and
     the realm's pages, since the next authorize request must see it to reuse the key."""
-    from idp.context import services  # the services import this module
-
     response.set_cookie(
         BROWSER_COOKIE,
         key,
         path=(request.script_root or "") + "/auth",
         httponly=True,
         samesite="Lax",
-        secure=services().settings.issuer.startswith("https"),
+        secure=secure,
     )
     return response
