@@ -67,12 +67,20 @@ def test_every_post_form_of_every_page_carries_its_token(base):
     card_tab = browser.get(login.url.replace("/authenticate", "/card"), timeout=5)
     pending = _type_id_nat(browser, login, MANUAL)
     phone = browser.get(base + f"/phone/{MANUAL}", timeout=5)
-    pages = {"login": login, "card": card_tab, "pending": pending, "phone": phone}
+    reader = browser.get(base + "/reader/2800100300", timeout=5)  # locked: the PUK form
+    pages = {
+        "login": login,
+        "card": card_tab,
+        "pending": pending,
+        "phone": phone,
+        "reader": reader,
+    }
     for name, page in pages.items():
         assert page.status_code == 200, name
         for form in _post_forms(page.text):
             assert re.search(r'name="(csrf|confirm)" value="[^"]{16,}"', form), name
     assert _post_forms(login.text) and _post_forms(card_tab.text) and _post_forms(phone.text)
+    assert _post_forms(reader.text)
 
 
 def test_a_forged_phone_answer_changes_nothing(base):
