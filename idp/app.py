@@ -28,6 +28,7 @@ from idp.oidc.logins import Logins
 from idp.oidc.server import PscAuthorizationServer
 from idp.oidc.sessions import Sessions
 from idp.oidc.tokens import TokenIssuer
+from idp.proxies import TrustedPeers
 from idp.settings import Settings
 from idp.store import Store
 from idp.web.security import content_security_policy
@@ -188,7 +189,7 @@ class _TrustedProxyFix:
     def __init__(self, app, trusted: list[str]) -> None:
         self._plain = app
         self._fixed = ProxyFix(app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
-        self._trusted = frozenset(trusted)
+        self._trusted = TrustedPeers(trusted)
 
     def __call__(self, environ, start_response):
         app = self._fixed if environ.get("REMOTE_ADDR") in self._trusted else self._plain

@@ -16,6 +16,8 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from idp.proxies import networks
+
 ENV_PREFIX = "PSC_MOCK_"
 REALM_PATH = "/auth/realms/esante-wallet"
 
@@ -64,8 +66,8 @@ class Settings:
     )
     trusted_proxies: list[str] = _setting(  # noqa: RUF009 - a field() with a factory
         [],
-        "Addresses whose `X-Forwarded-*` headers are honoured (comma-separated in the "
-        "environment). Empty: forwarded headers are ignored.",
+        "Addresses or networks (`172.16.0.0/12`) whose `X-Forwarded-*` headers are honoured "
+        "(comma-separated in the environment). Empty: forwarded headers are ignored.",
     )
     fixtures: str = _setting(
         "",
@@ -279,7 +281,7 @@ class Settings:
                 raise SettingsError(
                     f"{source}: setting '{name}' must be one of {', '.join(choices)}, not {value!r}"
                 )
-            _check_range(key, value, f"{source}: setting '{name}'")
+            _check_value(key, value, f"{source}: setting '{name}'")
             changes[key] = value
         return replace(self, **changes)
 
@@ -325,7 +327,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
 _RANGES = {"port": (0, 65535), "tls_port": (-1, 65535)}  # a port out of range: OverflowError
 
 
-def _check_range(name: str, value: Any, where: str) -> None:
+def _check_value(name: str, value: Any, where: str) -> None:
+    if name == "trusted_proxies":
+        try:
+            networks(value)
+        except ValueError as exc:
+            raise SettingsError(f"{where}: {exc}") from None
+        return
     low, high = _RANGES.get(name, (value, value))
     if not low <= value <= high:
         raise SettingsError(f"{where}: must be between {low} and {high}, not {value}")

@@ -21,6 +21,8 @@ from urllib.parse import unquote
 
 from cryptography import x509
 
+from idp.proxies import TrustedPeers
+
 log = logging.getLogger(__name__)
 
 BUNDLED_PKI = Path(__file__).parent / "fixtures" / "pki"
@@ -71,7 +73,7 @@ class ClientCertHeader:
         self._app = app
         self._header = header
         self._key = header_environ_key(header)
-        self._trusted = frozenset(trusted)
+        self._trusted = TrustedPeers(trusted)
 
     def __call__(self, environ, start_response):
         value = environ.pop(self._key, None)

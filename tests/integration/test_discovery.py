@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 REALM = "/auth/realms/esante-wallet"
@@ -106,6 +107,16 @@ def test_forwarded_headers_only_from_trusted_proxies(start_server):
     assert _login_redirect(untrusted, forwarded).startswith("/auth/realms/")
     trusted = start_server(trusted_proxies=["127.0.0.1"])
     assert _login_redirect(trusted, forwarded).startswith("/psc/auth/realms/")
+
+
+@pytest.mark.parametrize(
+    ("trusted", "honoured"), [("127.0.0.0/8", True), ("::1, 10.0.0.0/8", False)]
+)
+def test_a_trusted_network_covers_its_addresses(start_server, trusted, honoured):
+    """As nginx's set_real_ip_from: a compose or Kubernetes network by its range."""
+    server = start_server(trusted_proxies=[entry.strip() for entry in trusted.split(",")])
+    redirect = _login_redirect(server, {"X-Forwarded-Prefix": "/psc"})
+    assert redirect.startswith("/psc/auth/realms/") is honoured
 
 
 def test_accurate_discovery_with_tls_advertises_mtls(start_server):

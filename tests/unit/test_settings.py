@@ -48,6 +48,10 @@ def test_toml_section_is_accepted(tmp_path):
         ),
         ({"PSC_MOCK_STRICT": "maybe"}, "setting 'strict': expected true or false"),
         ({"PSC_MOCK_CLAIM_PROFILE": "psc-2019"}, "must be one of psc-2023, psc-2026"),
+        (
+            {"PSC_MOCK_TRUSTED_PROXIES": "10.0.0.1, proxy.local"},
+            "setting 'trusted_proxies': 'proxy.local' is not an IP address or network",
+        ),
     ],
 )
 def test_bad_environment_values_name_their_source(environ, message):
