@@ -9,6 +9,7 @@ written. Files under a few megabytes are parsed here: starting workers would cos
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -37,13 +38,19 @@ def prepare(parser: RowParser, first: int, lines: list[str]) -> Prepared:
     return list(zip(*records, strict=True)), issues
 
 
-def _worker_signals() -> None:
+def _worker_setup() -> None:
     """In each worker: Ctrl-C is the parent's to handle (it stops the pool), and SIGTERM,
     the pool's way to stop a worker, kills it quietly. Without this, Ctrl-C printed one
     KeyboardInterrupt traceback per worker, and a handler the parent had installed ran in
-    them too."""
+    them too.
+
+    No cyclic garbage collection either: parsing makes no cycles (the RSS of a worker is
+    the same with and without it, 96 MB on 400,000 rows), and the collector's passes over
+    millions of short-lived rows cost 9 % of the workers' CPU (28.3-29.6 s, then 26.3-26.4
+    on 400,000 rows; the import's wall time 20.3-21.4 s, then 19.7-19.9)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    gc.disable()
 
 
 class Import:
@@ -135,7 +142,7 @@ class Import:
         # a caller whose __main__ cannot be imported (a script read from stdin) hung for
         # good. The workers only parse lines: they touch no lock of this process's threads.
         context = multiprocessing.get_context("fork")
-        with context.Pool(self._workers, initializer=_worker_signals) as pool:
+        with context.Pool(self._workers, initializer=_worker_setup) as pool:
             pending: deque = deque()
             for first, lines in chunks:
                 pending.append(pool.apply_async(prepare, (reader.parser, first, lines)))
