@@ -642,7 +642,8 @@ def _is_date(text: str) -> bool:
 def _count_reason(fields: list[str], expected: int) -> str:
     if fields[-1]:
         return f"la ligne ne se termine pas par « | » ({expected - 1} colonnes attendues)"
-    return f"{len(fields) - 1} colonnes au lieu des {expected - 1} de l'en-tête"
+    found = len(fields) - 1
+    return f"{found} colonne{'s' if found > 1 else ''} au lieu des {expected - 1} de l'en-tête"
 
 
 def _header_mismatch(columns: tuple[str, ...]) -> str:

@@ -164,6 +164,14 @@ def test_each_verified_rule_refuses_the_file_in_strict_mode(
     assert f"{where}{issue.reason}" in str(raised.value)
 
 
+def test_a_line_of_one_column_is_counted_in_the_singular(tmp_path: Path) -> None:
+    header = (MALFORMED / "column_count.txt").read_text(encoding="utf-8").splitlines()[0]
+    path = tmp_path / "one_column.txt"
+    path.write_text(f"{header}\n899700200019|\n", encoding="utf-8")
+    [issue] = load_file(path, strict=False).errors
+    assert issue.reason == "1 colonne au lieu des 51 de l'en-tête"
+
+
 @pytest.mark.parametrize(("name", "column", "reason"), ERRORS)
 def test_each_bad_line_is_skipped_and_reported_in_lenient_mode(
     name: str, column: str, reason: str
