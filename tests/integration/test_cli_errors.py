@@ -238,9 +238,9 @@ def folders(tmp_path) -> Path:
     ("args", "env", "says"),
     [
         (["token", SOMEONE, "--fixtures", "{tmp}/none"], {}, "--fixtures {tmp}/none : pas un"),
-        (["token", SOMEONE, "--fixtures", "{tmp}/fx"], {}, ".txt:56: 1 colonnes"),
+        (["token", SOMEONE, "--fixtures", "{tmp}/fx"], {}, ".txt:56: 1 colonne au"),
         (["token", SOMEONE], {"PSC_MOCK_DIRECTORY": "{tmp}/x.idx"}, "{tmp}/x.idx: index"),
-        (["card", "issue", SOMEONE, "--fixtures", "{tmp}/fx"], {}, ".txt:56: 1 colonnes"),
+        (["card", "issue", SOMEONE, "--fixtures", "{tmp}/fx"], {}, ".txt:56: 1 colonne au"),
         (["serve", "--port", "0", "--fixtures", "{tmp}/small.txt"], {}, "small.txt : pas un"),
         (["serve", "--port", "0"], {"PSC_MOCK_DATA_DIR": "{tmp}/small.txt"}, "small.txt : pas"),
         (["directory", "list", "--fixtures", "{tmp}/small.txt"], {}, "small.txt : pas un"),
